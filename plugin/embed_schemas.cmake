@@ -1,0 +1,10 @@
+# Writes a C++ file holding each schema's text: embedded_schema("config") -> JSON text.
+set(body "// generated from schemas/*.schema.json by plugin/embed_schemas.cmake\n#include <string_view>\nnamespace closeloop {\nstd::string_view embedded_schema(std::string_view name) noexcept {\n")
+foreach(f ${FILES})
+  get_filename_component(base ${f} NAME)
+  string(REPLACE ".schema.json" "" name ${base})
+  file(READ ${f} text)
+  string(APPEND body "  if (name == \"${name}\") return R\"closeloop_schema(${text})closeloop_schema\";\n")
+endforeach()
+string(APPEND body "  return {};\n}\n}  // namespace closeloop\n")
+file(WRITE ${OUT} "${body}")

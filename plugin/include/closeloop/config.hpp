@@ -1,0 +1,86 @@
+#pragma once
+// closeloop's configuration: JSON validated against schemas/config.schema.json (unknown keys are
+// an error naming the key). Every default lives here, in the member initialisers below.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "closeloop/classifier.hpp"
+#include "closeloop/engine.hpp"
+#include "closeloop/model.hpp"
+#include "closeloop/result.hpp"
+
+namespace closeloop {
+
+using std::chrono::milliseconds;
+
+struct tls_config {
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+};
+
+struct server_config {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: pick a free port (printed and written to port_file)
+  std::string port_file;      // if set, the bound port is written here once listening
+  std::optional<tls_config> tls;
+  std::size_t body_limit_bytes = 1024 * 1024;
+  milliseconds read_timeout{10000};   // whole request (header + body) must arrive within this
+  milliseconds idle_timeout{60000};   // keep-alive connection with no request
+  milliseconds signature_tolerance{5 * 60 * 1000};
+  int threads = 2;
+  std::string public_base_url;  // how customers reach us (survey links); default http://listen:port
+};
+
+struct store_config {
+  std::string path = "closeloop.db";
+  int max_batch = 512;              // events per group commit
+  std::string synchronous = "full";  // "full" (durable on power loss) or "normal"
+};
+
+struct worker_config {
+  bool enabled = true;
+  milliseconds poll_interval{200};
+  int batch = 32;
+  int max_attempts = 10;
+  milliseconds backoff_base{1000};
+  milliseconds backoff_max{15 * 60 * 1000};
+  milliseconds lease{60000};  // a claimed action not finished in this time is retried
+  milliseconds http_timeout{10000};
+};
+
+struct host_config {
+  std::string id;      // unique in the tenant; used in /webhooks/{tenant}/{host}
+  std::string vendor;  // "generic", "request_tracker", "zendesk", "freshdesk", "zammad"
+  json settings = json::object();  // the whole host object; each adapter reads its own keys
+};
+
+struct tenant_config {
+  std::string id;
+  std::vector<host_config> hosts;
+  policy pol;
+  rule_classifier_config classifier;
+  const host_config* find_host(std::string_view id) const noexcept;
+};
+
+struct config {
+  server_config server;
+  store_config store;
+  worker_config worker;
+  std::vector<tenant_config> tenants;
+  std::string log_level = "info";
+  const tenant_config* find_tenant(std::string_view id) const noexcept;
+};
+
+// Validate (schema + cross-field checks) and build. base_dir resolves relative paths.
+result<config> parse_config(std::string_view json_text, const std::string& base_dir = ".");
+result<config> load_config_file(const std::string& path);
+
+// Schema validation of any document against one of the bundled schemas
+// ("config", "event", "action"). The error names the JSON pointer of the first violation.
+result<void> validate_against_schema(std::string_view schema_name, const json& doc);
+
+}  // namespace closeloop

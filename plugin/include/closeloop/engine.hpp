@@ -1,0 +1,64 @@
+#pragma once
+// Pure decisions: decide(event, state, clock) -> actions + next state. No I/O, no clock reads.
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "closeloop/classifier.hpp"
+#include "closeloop/clock.hpp"
+#include "closeloop/model.hpp"
+
+namespace closeloop {
+
+// What closeloop remembers about one ticket between events (stored as JSON by the store).
+struct ticket_state {
+  bool known = false;
+  std::string status;  // "new", "open", "solved", "closed"
+  std::string language;
+  std::string category;
+  std::string sentiment;
+  priority prio = priority::normal;
+  std::string requester_email;
+  std::string survey;  // "", "scheduled", "cancelled", "sent", "answered", "skipped"
+  int solve_count = 0;
+  std::optional<timestamp> solved_at;
+  std::optional<timestamp> last_event_at;
+  json corrections = json::array();  // agent changes to what closeloop set (learning input)
+};
+json to_json(const ticket_state& s);
+ticket_state ticket_state_from_json(const json& j);  // tolerant: missing keys keep defaults
+
+struct survey_policy {
+  bool enabled = true;
+  std::string kind = "csat";  // csat | nps | ces
+  std::chrono::seconds delay{24 * 3600};
+  std::chrono::seconds max_age{7 * 24 * 3600};  // a survey this late after solve is skipped
+  std::vector<std::string> skip_tags;           // tickets with any of these tags get no survey
+};
+
+struct policy {
+  survey_policy survey;
+  bool write_fields = true;     // set_fields / set_priority on create
+  bool explain_in_note = true;  // internal note with the reasons
+  std::map<std::string, std::string> routing;  // category -> group
+};
+
+struct decision {
+  std::vector<action> actions;
+  ticket_state next;
+  std::vector<std::string> log;  // short human-readable lines: what was decided and why
+};
+
+class engine {
+ public:
+  engine(policy p, const classifier& c) : policy_(std::move(p)), classifier_(c) {}
+  decision decide(const event& ev, const ticket_state& state, const clock& clk) const;
+  const policy& get_policy() const noexcept { return policy_; }
+
+ private:
+  policy policy_;
+  const classifier& classifier_;
+};
+
+}  // namespace closeloop
