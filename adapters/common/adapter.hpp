@@ -40,6 +40,7 @@ struct action_outcome {
 struct adapter_env {
   std::string public_base_url;  // closeloop's public URL (survey links)
   std::chrono::milliseconds http_timeout{10000};
+  std::chrono::milliseconds signature_tolerance{5 * 60 * 1000};  // Standard Webhooks: 5 minutes
 };
 
 class adapter {
@@ -63,7 +64,11 @@ class adapter {
 
 // Builds the adapter for a configured host; an unknown vendor or bad settings is an error naming
 // the key (e.g. "tenants[acme].hosts[generic].endpoint.url: expected an http(s) URL").
+// The adapter keeps copies of what it needs; tenant/host need not outlive it.
 result<std::unique_ptr<adapter>> make_adapter(const tenant_config& tenant, const host_config& host,
                                               const adapter_env& env);
+
+// Vendors make_adapter knows (for config validation and doctor).
+const std::vector<std::string>& known_vendors();
 
 }  // namespace closeloop::adapters
