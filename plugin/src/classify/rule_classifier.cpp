@@ -1,0 +1,185 @@
+// The first classifier: small, explainable rules. Replaced by trained models in the
+// classification issue; kept as the fallback when a tenant has no model yet.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "closeloop/classifier.hpp"
+
+namespace closeloop {
+namespace {
+
+// Decode one UTF-8 code point; invalid bytes are skipped as U+FFFD.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  char32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += len;
+  return cp;
+}
+
+bool is_han(char32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0xF900 && cp <= 0xFAFF);
+}
+bool is_latin_letter(char32_t cp) { return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'); }
+
+// Characters that exist only in Traditional Chinese (their Simplified forms differ). Enough to
+// tell zh-Hant from zh-Hans on support text; the classification issue brings OpenCC + CLD2.
+constexpr std::u32string_view traditional_only =
+    U"這個們來對說時會為與後發無問題還沒麼點開關係務帳單號碼費誤錯綫線請謝幫應該買賣從當愛讓體經過現處理態實際";
+constexpr std::u32string_view simplified_only =
+    U"这个们来对说时会为与后发无问题还没么点开关系务帐单号码费误错线请谢帮应该买卖从当爱让体经过现处理态实际";
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(c < 0x80 ? std::tolower(c) : c); });
+  return out;
+}
+
+std::string detect_language(std::string_view text) {
+  std::size_t han = 0, latin = 0, trad = 0, simp = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = next_code_point(text, i);
+    if (is_han(cp)) {
+      ++han;
+      // A character present in both lists (e.g. 处理 appears in both spellings) counts for neither.
+      bool t = traditional_only.find(cp) != std::u32string_view::npos;
+      bool s = simplified_only.find(cp) != std::u32string_view::npos;
+      if (t && !s) ++trad;
+      if (s && !t) ++simp;
+    } else if (is_latin_letter(cp)) {
+      ++latin;
+    }
+  }
+  if (han == 0 && latin == 0) return "und";
+  // Han characters carry roughly 3x the information of a Latin letter.
+  if (han * 3 >= latin) return trad > simp ? "zh-Hant" : "zh-Hans";
+  return "en";
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return !needle.empty() && haystack.find(needle) != std::string_view::npos;
+}
+
+struct cue {
+  std::string_view text;
+  int weight;
+};
+
+// Sentiment lexicon written for this project (en, zh-Hans, zh-Hant).
+constexpr std::array negative_cues{
+    cue{"angry", 2},     cue{"terrible", 2}, cue{"awful", 2},      cue{"worst", 2},     cue{"unacceptable", 2},
+    cue{"disappointed", 2}, cue{"frustrated", 2}, cue{"annoyed", 1}, cue{"broken", 1},  cue{"not working", 1},
+    cue{"doesn't work", 1}, cue{"does not work", 1}, cue{"cannot", 1}, cue{"can't", 1}, cue{"useless", 2},
+    cue{"ridiculous", 2}, cue{"refund", 1},   cue{"complain", 1},   cue{"still", 1},     cue{"again", 1},
+    cue{"失望", 2},       cue{"生气", 2},      cue{"生氣", 2},        cue{"太差", 2},       cue{"垃圾", 2},
+    cue{"无法", 1},       cue{"無法", 1},      cue{"不能", 1},        cue{"投诉", 2},       cue{"投訴", 2},
+    cue{"糟糕", 2},       cue{"还是不行", 2},  cue{"還是不行", 2},    cue{"退款", 1},       cue{"不满", 2},
+    cue{"不滿", 2},       cue{"故障", 1},      cue{"错误", 1},        cue{"錯誤", 1},
+};
+constexpr std::array positive_cues{
+    cue{"thank", 2},    cue{"thanks", 1},  cue{"great", 2},   cue{"awesome", 2}, cue{"excellent", 2},
+    cue{"perfect", 2},  cue{"love", 2},    cue{"helpful", 2}, cue{"resolved", 1}, cue{"works now", 2},
+    cue{"appreciate", 2}, cue{"happy", 1}, cue{"谢谢", 2},    cue{"謝謝", 2},     cue{"感谢", 2},
+    cue{"感謝", 2},     cue{"很好", 2},    cue{"满意", 2},    cue{"滿意", 2},     cue{"解决了", 2},
+    cue{"解決了", 2},   cue{"太棒", 2},
+};
+
+// Urgency cues: each raises priority to at least `level` with a reason.
+struct urgency_cue {
+  std::string_view text;
+  priority level;
+  std::string_view reason;
+};
+constexpr std::array urgency_cues{
+    urgency_cue{"outage", priority::critical, "reports an outage"},
+    urgency_cue{"is down", priority::critical, "reports a service down"},
+    urgency_cue{"production down", priority::critical, "reports production down"},
+    urgency_cue{"all users", priority::critical, "affects all users"},
+    urgency_cue{"data loss", priority::critical, "mentions data loss"},
+    urgency_cue{"security breach", priority::critical, "mentions a security breach"},
+    urgency_cue{"injur", priority::critical, "mentions a safety issue"},
+    urgency_cue{"lawyer", priority::critical, "mentions legal action"},
+    urgency_cue{"legal action", priority::critical, "mentions legal action"},
+    urgency_cue{"宕机", priority::critical, "reports an outage (宕机)"},
+    urgency_cue{"當機", priority::critical, "reports an outage (當機)"},
+    urgency_cue{"所有用户", priority::critical, "affects all users (所有用户)"},
+    urgency_cue{"所有用戶", priority::critical, "affects all users (所有用戶)"},
+    urgency_cue{"数据丢失", priority::critical, "mentions data loss (数据丢失)"},
+    urgency_cue{"律师", priority::critical, "mentions legal action (律师)"},
+    urgency_cue{"律師", priority::critical, "mentions legal action (律師)"},
+    urgency_cue{"urgent", priority::urgent, "says it is urgent"},
+    urgency_cue{"asap", priority::urgent, "asks for a fix as soon as possible"},
+    urgency_cue{"immediately", priority::urgent, "asks for an immediate fix"},
+    urgency_cue{"deadline", priority::urgent, "mentions a deadline"},
+    urgency_cue{"today", priority::urgent, "needs it today"},
+    urgency_cue{"cannot log in", priority::urgent, "cannot log in"},
+    urgency_cue{"can't log in", priority::urgent, "cannot log in"},
+    urgency_cue{"cancel", priority::urgent, "threatens to cancel (churn risk)"},
+    urgency_cue{"紧急", priority::urgent, "says it is urgent (紧急)"},
+    urgency_cue{"緊急", priority::urgent, "says it is urgent (緊急)"},
+    urgency_cue{"尽快", priority::urgent, "asks for a fast fix (尽快)"},
+    urgency_cue{"儘快", priority::urgent, "asks for a fast fix (儘快)"},
+    urgency_cue{"马上", priority::urgent, "asks for an immediate fix (马上)"},
+    urgency_cue{"馬上", priority::urgent, "asks for an immediate fix (馬上)"},
+    urgency_cue{"无法登录", priority::urgent, "cannot log in (无法登录)"},
+    urgency_cue{"無法登入", priority::urgent, "cannot log in (無法登入)"},
+    urgency_cue{"取消订阅", priority::urgent, "threatens to cancel (取消订阅)"},
+    urgency_cue{"取消訂閱", priority::urgent, "threatens to cancel (取消訂閱)"},
+};
+
+}  // namespace
+
+rule_classifier::rule_classifier(rule_classifier_config cfg) : cfg_(std::move(cfg)) {
+  for (auto& [name, words] : cfg_.categories)
+    for (auto& w : words) w = lower_ascii(w);
+}
+
+classification rule_classifier::classify(const event& ev) const {
+  classification out;
+  const std::string text = lower_ascii(ev.subject + "\n" + ev.text);
+  out.language = detect_language(text);
+
+  int neg = 0, pos = 0;
+  for (const auto& c : negative_cues) neg += contains(text, c.text) ? c.weight : 0;
+  for (const auto& c : positive_cues) pos += contains(text, c.text) ? c.weight : 0;
+  if (neg + pos > 0) out.sentiment_score = static_cast<double>(pos - neg) / (pos + neg);
+  out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
+
+  // Category: the configured category with the most keyword hits.
+  int best = 0, total = 0;
+  out.category = "other";
+  for (const auto& [name, words] : cfg_.categories) {
+    int hits = 0;
+    for (const auto& w : words) hits += contains(text, w) ? 1 : 0;
+    total += hits;
+    if (hits > best) {
+      best = hits;
+      out.category = name;
+    }
+  }
+  out.category_confidence = total == 0 ? 0.0 : static_cast<double>(best) / total * std::min(1.0, 0.5 + 0.25 * best);
+
+  for (const auto& c : urgency_cues) {
+    if (!contains(text, c.text)) continue;
+    if (c.level > out.prio) out.prio = c.level;
+    if (std::find(out.reasons.begin(), out.reasons.end(), c.reason) == out.reasons.end())
+      out.reasons.emplace_back(c.reason);
+  }
+  if (out.sentiment == "negative" && neg >= 4) {
+    if (out.prio == priority::normal) out.prio = priority::urgent;
+    out.reasons.emplace_back("strongly negative wording");
+  }
+  if (out.reasons.empty()) out.reasons.emplace_back("no urgency cues found");
+  return out;
+}
+
+}  // namespace closeloop

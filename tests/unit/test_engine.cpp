@@ -1,0 +1,216 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "closeloop/engine.hpp"
+
+using namespace closeloop;
+using namespace std::chrono_literals;
+
+namespace {
+
+timestamp at(const char* s) { return *parse_rfc3339(s); }
+
+event make_event(event_type t, std::string id, const char* when, std::string text = {}) {
+  event e;
+  e.type = t;
+  e.tenant = "acme";
+  e.host = "generic";
+  e.ticket_id = "42";
+  e.host_event_id = std::move(id);
+  e.occurred_at = at(when);
+  e.requester.email = "ann@example.com";
+  e.text = std::move(text);
+  return e;
+}
+
+const action* find(const decision& d, action_type t) {
+  auto it = std::find_if(d.actions.begin(), d.actions.end(), [&](const action& a) { return a.type == t; });
+  return it == d.actions.end() ? nullptr : &*it;
+}
+
+struct fixture {
+  rule_classifier clf{rule_classifier_config{{{"billing", {"invoice", "refund", "账单", "退款"}},
+                                              {"outage", {"down", "outage", "宕机"}}}}};
+  policy pol = [] {
+    policy p;
+    p.routing["billing"] = "Billing";
+    p.survey.delay = 24h;
+    return p;
+  }();
+  engine eng{pol, clf};
+  fixed_clock clk{at("2026-11-20T09:00:00Z")};
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "created: fields, priority with reasons, routing and a note", "[unit][engine]") {
+  auto ev = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z",
+                       "Our production is down, all users cannot log in. Fix it today!");
+  auto d = eng.decide(ev, ticket_state{}, clk);
+  const action* prio = find(d, action_type::set_priority);
+  REQUIRE(prio);
+  CHECK(prio->params["priority"] == "critical");
+  CHECK(prio->params["label"] == "重大");
+  CHECK(prio->immediate);
+  CHECK(prio->params["reasons"].size() >= 2);
+  const action* fields = find(d, action_type::set_fields);
+  REQUIRE(fields);
+  CHECK(fields->params["fields"]["category"] == "outage");
+  CHECK(fields->params["fields"]["language"] == "en");
+  const action* note = find(d, action_type::add_internal_note);
+  REQUIRE(note);
+  CHECK(note->params["body"].get<std::string>().find("affects all users") != std::string::npos);
+  CHECK(d.next.status == "new");
+  CHECK(d.next.prio == priority::critical);
+  CHECK_FALSE(find(d, action_type::assign_group));  // no routing for "outage"
+}
+
+TEST_CASE_METHOD(fixture, "created in Chinese: language, category, routing", "[unit][engine]") {
+  auto ev = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z", "这个月的账单多收了钱，请尽快退款。");
+  auto d = eng.decide(ev, ticket_state{}, clk);
+  REQUIRE(find(d, action_type::set_fields));
+  CHECK(find(d, action_type::set_fields)->params["fields"]["language"] == "zh-Hans");
+  CHECK(find(d, action_type::set_fields)->params["fields"]["category"] == "billing");
+  CHECK(find(d, action_type::set_priority)->params["priority"] == "urgent");
+  REQUIRE(find(d, action_type::assign_group));
+  CHECK(find(d, action_type::assign_group)->params["group"] == "Billing");
+
+  auto trad = make_event(event_type::ticket_created, "t2", "2026-11-20T09:00:00Z", "這個帳單有問題，請幫我處理，謝謝。");
+  CHECK(eng.decide(trad, ticket_state{}, clk).next.language == "zh-Hant");
+}
+
+TEST_CASE_METHOD(fixture, "solved schedules one survey after the configured delay", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  s.status = "open";
+  s.language = "zh-Hans";
+  auto d = eng.decide(make_event(event_type::ticket_solved, "t5", "2026-11-20T10:00:00Z"), s, clk);
+  const action* sched = find(d, action_type::schedule_survey);
+  REQUIRE(sched);
+  CHECK(sched->params["survey"] == "csat");
+  CHECK(sched->params["due_at"] == "2026-11-21T10:00:00.000Z");
+  REQUIRE(sched->not_before);
+  CHECK(*sched->not_before == at("2026-11-21T10:00:00Z"));
+  CHECK(d.next.survey == "scheduled");
+  CHECK(d.next.status == "solved");
+
+  // Closing the ticket afterwards does not schedule a second survey.
+  auto d2 = eng.decide(make_event(event_type::ticket_closed, "t6", "2026-11-20T11:00:00Z"), d.next, clk);
+  CHECK_FALSE(find(d2, action_type::schedule_survey));
+}
+
+TEST_CASE_METHOD(fixture, "reopened before sending cancels the survey; timer then sends nothing", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  auto solved = eng.decide(make_event(event_type::ticket_solved, "t5", "2026-11-20T10:00:00Z"), s, clk);
+  auto reopened = eng.decide(make_event(event_type::ticket_reopened, "t6", "2026-11-20T12:00:00Z"), solved.next, clk);
+  REQUIRE(find(reopened, action_type::cancel_survey));
+  CHECK(reopened.next.survey == "cancelled");
+  CHECK(reopened.next.status == "open");
+
+  auto timer = make_event(event_type::timer_fired, "timer:1", "2026-11-21T10:00:00Z");
+  timer.data = {{"kind", "survey"}, {"timer_id", 1}};
+  clk.set(at("2026-11-21T10:00:01Z"));
+  auto fired = eng.decide(timer, reopened.next, clk);
+  CHECK_FALSE(find(fired, action_type::send_survey));
+
+  // Solved again: a fresh schedule with a different key than the first.
+  auto again = eng.decide(make_event(event_type::ticket_solved, "t7", "2026-11-21T12:00:00Z"), reopened.next, clk);
+  REQUIRE(find(again, action_type::schedule_survey));
+  CHECK(find(again, action_type::schedule_survey)->idempotency_key !=
+        find(solved, action_type::schedule_survey)->idempotency_key);
+}
+
+TEST_CASE_METHOD(fixture, "timer fires: one invitation per ticket, in the ticket's language", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  s.language = "zh-Hant";
+  auto solved = eng.decide(make_event(event_type::ticket_solved, "t5", "2026-11-20T10:00:00Z"), s, clk);
+  auto timer = make_event(event_type::timer_fired, "timer:1", "2026-11-21T10:00:00Z");
+  timer.data = {{"kind", "survey"}, {"timer_id", 1}, {"survey", "csat"}};
+  clk.set(at("2026-11-21T10:00:02Z"));
+  auto fired = eng.decide(timer, solved.next, clk);
+  const action* send = find(fired, action_type::send_survey);
+  REQUIRE(send);
+  CHECK(send->params["language"] == "zh-Hant");
+  CHECK(send->idempotency_key == "acme/generic/42/survey/send");
+  CHECK(fired.next.survey == "sent");
+  // The same timer again (redelivery) sends nothing more.
+  CHECK_FALSE(find(eng.decide(timer, fired.next, clk), action_type::send_survey));
+}
+
+TEST_CASE_METHOD(fixture, "a survey long overdue is skipped, not sent", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  auto solved = eng.decide(make_event(event_type::ticket_solved, "t5", "2026-11-01T10:00:00Z"), s, clk);
+  auto timer = make_event(event_type::timer_fired, "timer:1", "2026-11-02T10:00:00Z");
+  timer.data = {{"kind", "survey"}, {"timer_id", 1}};
+  clk.set(at("2026-11-20T10:00:00Z"));  // 19 days later: past the 7-day max_age
+  auto fired = eng.decide(timer, solved.next, clk);
+  CHECK_FALSE(find(fired, action_type::send_survey));
+  CHECK(fired.next.survey == "skipped");
+}
+
+TEST_CASE_METHOD(fixture, "skip tags and disabled surveys", "[unit][engine]") {
+  pol.survey.skip_tags = {"spam"};
+  engine e2{pol, clf};
+  auto ev = make_event(event_type::ticket_solved, "t5", "2026-11-20T10:00:00Z");
+  ev.tags = {"spam"};
+  CHECK_FALSE(find(e2.decide(ev, ticket_state{}, clk), action_type::schedule_survey));
+  pol.survey.enabled = false;
+  engine e3{pol, clf};
+  ev.tags.clear();
+  CHECK_FALSE(find(e3.decide(ev, ticket_state{}, clk), action_type::schedule_survey));
+}
+
+TEST_CASE_METHOD(fixture, "customer reply raises priority; agent reply does not", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  s.prio = priority::normal;
+  auto reply = make_event(event_type::ticket_commented, "c1", "2026-11-20T10:00:00Z", "This is urgent, we have a deadline");
+  reply.visibility = "public";
+  reply.author.role = "customer";
+  auto d = eng.decide(reply, s, clk);
+  REQUIRE(find(d, action_type::set_priority));
+  CHECK(find(d, action_type::set_priority)->params["priority"] == "urgent");
+  reply.author.role = "agent";
+  CHECK(eng.decide(reply, s, clk).actions.empty());
+}
+
+TEST_CASE_METHOD(fixture, "agent corrections are recorded as learning examples", "[unit][engine]") {
+  auto upd = make_event(event_type::ticket_updated, "u1", "2026-11-20T10:00:00Z");
+  upd.changes = {{"category", {{"from", "outage"}, {"to", "billing"}}}};
+  auto d = eng.decide(upd, ticket_state{}, clk);
+  REQUIRE(d.next.corrections.size() == 1);
+  CHECK(d.next.corrections[0]["to"] == "billing");
+  CHECK(d.next.category == "billing");
+  CHECK(d.actions.empty());
+}
+
+TEST_CASE_METHOD(fixture, "idempotency keys are derived from the event", "[unit][engine]") {
+  auto ev = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z", "invoice question");
+  auto a = eng.decide(ev, ticket_state{}, clk);
+  auto b = eng.decide(ev, ticket_state{}, clk);
+  REQUIRE(a.actions.size() == b.actions.size());
+  for (std::size_t i = 0; i < a.actions.size(); ++i) CHECK(a.actions[i].idempotency_key == b.actions[i].idempotency_key);
+  ev.host_event_id = "t2";
+  auto c = eng.decide(ev, ticket_state{}, clk);
+  CHECK(c.actions[0].idempotency_key != a.actions[0].idempotency_key);
+}
+
+TEST_CASE("ticket_state JSON round trip", "[unit][engine]") {
+  ticket_state s;
+  s.known = true;
+  s.status = "solved";
+  s.prio = priority::urgent;
+  s.survey = "scheduled";
+  s.solve_count = 2;
+  s.solved_at = *parse_rfc3339("2026-11-20T10:00:00Z");
+  auto back = ticket_state_from_json(to_json(s));
+  CHECK(back.status == "solved");
+  CHECK(back.prio == priority::urgent);
+  CHECK(back.solve_count == 2);
+  CHECK(back.solved_at == s.solved_at);
+  CHECK(ticket_state_from_json(json("garbage")).known == false);
+}
