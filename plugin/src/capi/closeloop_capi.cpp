@@ -1,0 +1,133 @@
+// The C ABI (closeloop.h) over the engine and the store. No exception crosses this boundary.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "closeloop/closeloop.h"
+#include "closeloop/config.hpp"
+#include "closeloop/engine.hpp"
+#include "closeloop/store.hpp"
+
+struct closeloop_handle {
+  closeloop::config cfg;
+  closeloop::system_clock clk;
+  std::map<std::string, std::unique_ptr<closeloop::rule_classifier>, std::less<>> classifiers;
+  std::map<std::string, std::unique_ptr<closeloop::engine>, std::less<>> engines;
+  std::unique_ptr<closeloop::store> db;
+};
+
+namespace {
+
+char* dup_string(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p) std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+closeloop_status fail(char** error, closeloop_status code, const std::string& message) {
+  if (error) *error = dup_string(message);
+  return code;
+}
+
+}  // namespace
+
+extern "C" {
+
+int closeloop_abi_version(void) { return CLOSELOOP_ABI_VERSION; }
+
+const char* closeloop_version(void) { return CLOSELOOP_VERSION_STRING; }
+
+const char* closeloop_status_name(closeloop_status s) {
+  switch (s) {
+    case CLOSELOOP_OK: return "CLOSELOOP_OK";
+    case CLOSELOOP_E_INVALID_ARGUMENT: return "CLOSELOOP_E_INVALID_ARGUMENT";
+    case CLOSELOOP_E_CONFIG: return "CLOSELOOP_E_CONFIG";
+    case CLOSELOOP_E_STORE: return "CLOSELOOP_E_STORE";
+    case CLOSELOOP_E_ABI_MISMATCH: return "CLOSELOOP_E_ABI_MISMATCH";
+    case CLOSELOOP_E_INTERNAL: return "CLOSELOOP_E_INTERNAL";
+  }
+  return "CLOSELOOP_E_UNKNOWN";
+}
+
+closeloop_status closeloop_open(int abi_version, const char* config_json, closeloop_handle** out, char** error) {
+  if (error) *error = nullptr;
+  if (!out) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "closeloop_open: out is NULL");
+  *out = nullptr;
+  if (abi_version != CLOSELOOP_ABI_VERSION)
+    return fail(error, CLOSELOOP_E_ABI_MISMATCH,
+                "closeloop_open: caller uses ABI " + std::to_string(abi_version) + ", library provides " +
+                    std::to_string(CLOSELOOP_ABI_VERSION));
+  if (!config_json) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "closeloop_open: config_json is NULL");
+  try {
+    auto cfg = closeloop::parse_config(config_json);
+    if (!cfg) return fail(error, CLOSELOOP_E_CONFIG, cfg.err().message);
+    auto h = std::make_unique<closeloop_handle>();
+    h->cfg = std::move(*cfg);
+    for (const auto& t : h->cfg.tenants) {
+      auto clf = std::make_unique<closeloop::rule_classifier>(t.classifier);
+      h->engines.emplace(t.id, std::make_unique<closeloop::engine>(t.pol, *clf));
+      h->classifiers.emplace(t.id, std::move(clf));
+    }
+    closeloop::store_options so;
+    so.path = h->cfg.store.path;
+    so.max_batch = h->cfg.store.max_batch;
+    so.synchronous_full = h->cfg.store.synchronous != "normal";
+    auto db = closeloop::store::open(so);
+    if (!db) return fail(error, CLOSELOOP_E_STORE, db.err().message);
+    h->db = std::move(*db);
+    *out = h.release();
+    return CLOSELOOP_OK;
+  } catch (const std::exception& e) {
+    return fail(error, CLOSELOOP_E_INTERNAL, std::string("closeloop_open: ") + e.what());
+  } catch (...) {
+    return fail(error, CLOSELOOP_E_INTERNAL, "closeloop_open: unknown error");
+  }
+}
+
+closeloop_status closeloop_on_event(closeloop_handle* h, const char* event_json, char** actions_json, char** error) {
+  if (error) *error = nullptr;
+  if (actions_json) *actions_json = nullptr;
+  if (!h) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "closeloop_on_event: handle is NULL");
+  if (!event_json) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "closeloop_on_event: event_json is NULL");
+  if (!actions_json) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "closeloop_on_event: actions_json is NULL");
+  try {
+    auto ev = closeloop::parse_event(event_json);
+    if (!ev) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, ev.err().message);
+    auto eng = h->engines.find(ev->tenant);
+    if (eng == h->engines.end())
+      return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, "event.tenant: \"" + ev->tenant + "\" is not configured");
+    if (!h->cfg.find_tenant(ev->tenant)->find_host(ev->host))
+      return fail(error, CLOSELOOP_E_INVALID_ARGUMENT,
+                  "event.host: \"" + ev->host + "\" is not a host of tenant \"" + ev->tenant + "\"");
+    const closeloop::engine* e = eng->second.get();
+    const closeloop::clock* clk = &h->clk;
+    closeloop::ingest_options opts;
+    opts.immediate_applied_by_host = true;  // the host applies immediate actions in this request
+    auto r = h->db->ingest(
+        *ev, [e, clk](const closeloop::event& x, const closeloop::ticket_state& s) { return e->decide(x, s, *clk); },
+        opts);
+    if (!r) return fail(error, CLOSELOOP_E_STORE, r.err().message);
+    closeloop::json out = {{"duplicate", r->duplicate}, {"actions", closeloop::json::array()}, {"log", r->log}};
+    for (const auto& a : r->actions) out["actions"].push_back(closeloop::to_json(a));
+    *actions_json = dup_string(out.dump());
+    if (!*actions_json) return fail(error, CLOSELOOP_E_INTERNAL, "closeloop_on_event: out of memory");
+    return CLOSELOOP_OK;
+  } catch (const std::exception& e) {
+    return fail(error, CLOSELOOP_E_INTERNAL, std::string("closeloop_on_event: ") + e.what());
+  } catch (...) {
+    return fail(error, CLOSELOOP_E_INTERNAL, "closeloop_on_event: unknown error");
+  }
+}
+
+void closeloop_free(char* s) { std::free(s); }
+
+void closeloop_close(closeloop_handle* h) {
+  try {
+    delete h;
+  } catch (...) {
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,37 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "closeloop/config.hpp"
+
+namespace closeloop::cli {
+
+struct serve_options {
+  std::string config_path;
+  std::optional<int> port;
+  std::string port_file;
+  std::string db_path;
+  bool no_worker = false;
+};
+struct replay_options {
+  std::string config_path, url, tenant, host;
+  std::vector<std::string> files;
+};
+struct migrate_options {
+  std::string config_path, db_path;
+};
+struct doctor_options {
+  std::string config_path, db_path;
+  bool offline = false;
+};
+
+int run_serve(const serve_options& o);
+int run_replay(const replay_options& o);
+int run_migrate(const migrate_options& o);
+int run_doctor(const doctor_options& o);
+
+// Loads the config and prints the error (naming the key) on failure.
+std::optional<config> load_or_report(const std::string& path);
+
+}  // namespace closeloop::cli

@@ -1,0 +1,64 @@
+#include "server/services.hpp"
+
+namespace closeloop::server {
+
+result<std::unique_ptr<services>> services::create(config cfg, bool open_store) {
+  std::unique_ptr<services> s(new services(std::move(cfg)));
+  adapters::adapter_env env;
+  env.public_base_url = s->cfg_.server.public_base_url;
+  env.http_timeout = s->cfg_.worker.http_timeout;
+  env.signature_tolerance = s->cfg_.server.signature_tolerance;
+  for (const auto& t : s->cfg_.tenants) {
+    tenant_runtime rt;
+    rt.cfg = &t;
+    rt.clf = std::make_unique<rule_classifier>(t.classifier);
+    rt.eng = std::make_unique<engine>(t.pol, *rt.clf);
+    for (const auto& h : t.hosts) {
+      auto a = adapters::make_adapter(t, h, env);
+      if (!a) return a.err();
+      rt.adapters.emplace(h.id, std::move(*a));
+    }
+    s->tenants_.emplace(t.id, std::move(rt));
+  }
+  if (open_store) {
+    store_options so;
+    so.path = s->cfg_.store.path;
+    so.max_batch = s->cfg_.store.max_batch;
+    so.synchronous_full = s->cfg_.store.synchronous != "normal";
+    auto db = store::open(so);
+    if (!db) return db.err();
+    s->db_ = std::move(*db);
+  }
+  auto& m = s->metrics_;
+  m.describe("closeloop_http_requests_total", "counter", "HTTP requests by route and status code.");
+  m.describe("closeloop_http_request_duration_seconds", "histogram", "Time from request read to response.");
+  m.describe("closeloop_webhook_rejected_total", "counter", "Webhooks refused, by reason.");
+  m.describe("closeloop_events_total", "counter", "Events ingested, by tenant and result (accepted, duplicate).");
+  m.describe("closeloop_actions_executed_total", "counter", "Outbox actions executed, by vendor and outcome.");
+  m.describe("closeloop_store_commits", "gauge", "Group commits since start.");
+  m.describe("closeloop_store_committed_events", "gauge", "Events committed since start.");
+  m.describe("closeloop_outbox_pending", "gauge", "Outbox actions waiting to run.");
+  m.describe("closeloop_outbox_failed", "gauge", "Outbox actions that failed for good.");
+  m.describe("closeloop_timers_pending", "gauge", "Deferred work (e.g. surveys) waiting for its time.");
+  return s;
+}
+
+tenant_runtime* services::tenant(std::string_view id) {
+  auto it = tenants_.find(id);
+  return it == tenants_.end() ? nullptr : &it->second;
+}
+
+adapters::adapter* services::adapter_for(std::string_view tenant_id, std::string_view host) {
+  auto* t = tenant(tenant_id);
+  if (!t) return nullptr;
+  auto it = t->adapters.find(host);
+  return it == t->adapters.end() ? nullptr : it->second.get();
+}
+
+decide_fn services::decider(const tenant_runtime& t) const {
+  const engine* eng = t.eng.get();
+  const clock* clk = &clock_;
+  return [eng, clk](const event& ev, const ticket_state& st) { return eng->decide(ev, st, *clk); };
+}
+
+}  // namespace closeloop::server

@@ -1,0 +1,48 @@
+#pragma once
+// Everything a request handler or the worker needs, built once from the configuration:
+// the store, one engine + classifier per tenant, one adapter per configured host, metrics.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "closeloop/clock.hpp"
+#include "closeloop/config.hpp"
+#include "closeloop/engine.hpp"
+#include "closeloop/store.hpp"
+#include "common/adapter.hpp"
+#include "server/metrics.hpp"
+
+namespace closeloop::server {
+
+struct tenant_runtime {
+  const tenant_config* cfg = nullptr;
+  std::unique_ptr<rule_classifier> clf;
+  std::unique_ptr<engine> eng;
+  std::map<std::string, std::unique_ptr<adapters::adapter>, std::less<>> adapters;  // host id -> adapter
+};
+
+class services {
+ public:
+  // Builds tenants and adapters; opens (and migrates) the store unless open_store is false.
+  static result<std::unique_ptr<services>> create(config cfg, bool open_store = true);
+
+  const config& cfg() const noexcept { return cfg_; }
+  store& db() noexcept { return *db_; }
+  bool has_store() const noexcept { return db_ != nullptr; }
+  const clock& clk() const noexcept { return clock_; }
+  metrics& stats() noexcept { return metrics_; }
+
+  tenant_runtime* tenant(std::string_view id);
+  adapters::adapter* adapter_for(std::string_view tenant, std::string_view host);
+  decide_fn decider(const tenant_runtime& t) const;
+
+ private:
+  explicit services(config cfg) : cfg_(std::move(cfg)) {}
+  config cfg_;
+  std::unique_ptr<store> db_;
+  system_clock clock_;
+  metrics metrics_;
+  std::map<std::string, tenant_runtime, std::less<>> tenants_;
+};
+
+}  // namespace closeloop::server

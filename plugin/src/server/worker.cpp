@@ -1,0 +1,120 @@
+#include "server/worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/retry.hpp"
+
+namespace closeloop::server {
+
+worker::worker(services& svc, int threads) : svc_(svc), threads_(std::max(1, threads)) {}
+
+worker::~worker() { stop(); }
+
+void worker::start() {
+  stop_ = false;
+  for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { loop(); });
+}
+
+void worker::stop() {
+  stop_ = true;
+  cv_.notify_all();
+  for (auto& t : pool_)
+    if (t.joinable()) t.join();
+  pool_.clear();
+}
+
+void worker::loop() {
+  while (!stop_) {
+    int handled = 0;
+    try {
+      handled = run_once();
+    } catch (const std::exception& e) {  // defensive: a worker thread must not die silently
+      spdlog::error("worker pass failed: {}", e.what());
+    }
+    if (handled > 0) continue;
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, svc_.cfg().worker.poll_interval, [this] { return stop_.load(); });
+  }
+}
+
+int worker::run_once() { return fire_timers() + run_actions(); }
+
+int worker::fire_timers() {
+  auto due = svc_.db().due_timers(svc_.clk().now(), svc_.cfg().worker.batch);
+  if (!due) {
+    spdlog::error("cannot read timers: {}", due.err().message);
+    return 0;
+  }
+  int n = 0;
+  for (const auto& t : *due) {
+    tenant_runtime* rt = svc_.tenant(t.tenant);
+    if (!rt) continue;  // tenant removed from config: leave the timer for when it returns
+    event ev;
+    ev.type = event_type::timer_fired;
+    ev.tenant = t.tenant;
+    ev.host = t.host;
+    ev.ticket_id = t.ticket_id;
+    ev.host_event_id = "timer:" + std::to_string(t.id);  // firing twice is recognised as a duplicate
+    ev.occurred_at = t.due_at;
+    ev.data = {{"kind", t.kind}, {"timer_id", t.id}};
+    if (t.payload.contains("survey")) ev.data["survey"] = t.payload["survey"];
+    auto r = svc_.db().ingest(ev, svc_.decider(*rt));
+    if (!r) {
+      spdlog::error("timer {} not fired tenant={} ticket={}: {}", t.id, t.tenant, t.ticket_id, r.err().message);
+      continue;
+    }
+    ++n;
+    spdlog::info("timer fired tenant={} host={} ticket={} event={} kind={} actions={}", t.tenant, t.host, t.ticket_id,
+                 ev.host_event_id, t.kind, r->actions.size());
+  }
+  return n;
+}
+
+int worker::run_actions() {
+  const auto& wc = svc_.cfg().worker;
+  auto now = svc_.clk().now();
+  auto claimed = svc_.db().claim_due(now, wc.batch, wc.lease);
+  if (!claimed) {
+    spdlog::error("cannot claim outbox actions: {}", claimed.err().message);
+    return 0;
+  }
+  for (const auto& item : *claimed) {
+    const action& a = item.act;
+    adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
+    std::string vendor = ad ? std::string(ad->vendor()) : "none";
+    adapters::action_outcome out =
+        ad ? ad->execute(a)
+           : adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
+    const char* outcome_label = "done";
+    now = svc_.clk().now();
+    if (out.k == adapters::action_outcome::kind::done) {
+      (void)svc_.db().mark_done(item.id, now);
+      spdlog::info("action done tenant={} host={} ticket={} event={} action={} attempt={}", a.tenant, a.host,
+                   a.ticket_id, a.caused_by, to_string(a.type), item.attempts);
+    } else if (out.k == adapters::action_outcome::kind::retry && item.attempts < wc.max_attempts) {
+      std::chrono::milliseconds delay;
+      {
+        std::lock_guard lk(rng_mu_);
+        delay = adapters::backoff_delay(item.attempts, wc.backoff_base, wc.backoff_max, rng_);
+      }
+      if (out.retry_after && *out.retry_after > delay) delay = *out.retry_after;
+      (void)svc_.db().mark_retry(item.id, now + delay, out.message);
+      outcome_label = "retry";
+      spdlog::warn("action retry tenant={} host={} ticket={} event={} action={} attempt={} in={}ms: {}", a.tenant,
+                   a.host, a.ticket_id, a.caused_by, to_string(a.type), item.attempts, delay.count(), out.message);
+    } else {
+      std::string why = out.k == adapters::action_outcome::kind::retry
+                            ? "gave up after " + std::to_string(item.attempts) + " attempts: " + out.message
+                            : out.message;
+      (void)svc_.db().mark_failed(item.id, why);
+      outcome_label = "failed";
+      spdlog::error("action failed tenant={} host={} ticket={} event={} action={}: {}", a.tenant, a.host, a.ticket_id,
+                    a.caused_by, to_string(a.type), why);
+    }
+    svc_.stats().inc("closeloop_actions_executed_total",
+                     "vendor=\"" + vendor + "\",outcome=\"" + outcome_label + "\"");
+  }
+  return static_cast<int>(claimed->size());
+}
+
+}  // namespace closeloop::server
