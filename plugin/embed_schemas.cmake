@@ -1,5 +1,6 @@
 # Writes a C++ file holding each schema's text: embedded_schema("config") -> JSON text.
 set(body "// generated from schemas/*.schema.json by plugin/embed_schemas.cmake\n#include <string_view>\nnamespace closeloop {\nstd::string_view embedded_schema(std::string_view name) noexcept {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(base ${f} NAME)
   string(REPLACE ".schema.json" "" name ${base})
