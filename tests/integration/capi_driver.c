@@ -87,8 +87,9 @@ int main(int argc, char** argv) {
   CHECK(cl_open(999, config, &h, &err) == CLOSELOOP_E_ABI_MISMATCH, "abi mismatch not detected");
   cl_free(err);
   err = NULL;
-  CHECK(cl_open(CLOSELOOP_ABI_VERSION, "{\"tenants\":[],\"bogus\":1}", &h, &err) == CLOSELOOP_E_CONFIG,
-        "bad config accepted");
+  char bad_config[1100];
+  snprintf(bad_config, sizeof bad_config, "{\"bogus\":1,%s", config + 1);
+  CHECK(cl_open(CLOSELOOP_ABI_VERSION, bad_config, &h, &err) == CLOSELOOP_E_CONFIG, "bad config accepted");
   CHECK(err && strstr(err, "bogus"), "config error does not name the key: %s", err ? err : "(null)");
   cl_free(err);
   err = NULL;
