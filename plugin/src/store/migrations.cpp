@@ -1,0 +1,138 @@
+#include "migrations.hpp"
+
+#include <array>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "sql_util.hpp"
+
+namespace closeloop::store_detail {
+namespace {
+
+constexpr std::array<migration, 2> k_migrations{{
+    {1, "initial: events, outbox, timers, ticket_state",
+     R"sql(
+CREATE TABLE events (
+  seq            INTEGER PRIMARY KEY,
+  tenant         TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  host_event_id  TEXT NOT NULL,
+  type           TEXT NOT NULL,
+  ticket_id      TEXT NOT NULL,
+  occurred_at_ms INTEGER NOT NULL,
+  received_at_ms INTEGER NOT NULL,
+  body           TEXT NOT NULL,
+  UNIQUE (tenant, host, host_event_id)
+);
+CREATE INDEX events_ticket ON events (tenant, host, ticket_id, seq);
+
+CREATE TABLE outbox (
+  id                 INTEGER PRIMARY KEY,
+  idempotency_key    TEXT NOT NULL UNIQUE,
+  tenant             TEXT NOT NULL,
+  host               TEXT NOT NULL,
+  ticket_id          TEXT NOT NULL,
+  event_seq          INTEGER REFERENCES events (seq),
+  type               TEXT NOT NULL,
+  body               TEXT NOT NULL,
+  status             TEXT NOT NULL CHECK (status IN
+                       ('pending', 'running', 'done', 'failed', 'cancelled', 'applied')),
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at_ms INTEGER NOT NULL,
+  lease_until_ms     INTEGER,
+  last_error         TEXT NOT NULL DEFAULT '',
+  created_at_ms      INTEGER NOT NULL,
+  updated_at_ms      INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at_ms);
+CREATE INDEX outbox_ticket ON outbox (tenant, host, ticket_id, id);
+
+CREATE TABLE timers (
+  id              INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  tenant          TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  ticket_id       TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  due_at_ms       INTEGER NOT NULL,
+  payload         TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'fired', 'cancelled')),
+  created_at_ms   INTEGER NOT NULL,
+  updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX timers_due ON timers (status, due_at_ms);
+CREATE INDEX timers_ticket ON timers (tenant, host, ticket_id, kind, status);
+
+CREATE TABLE ticket_state (
+  tenant        TEXT NOT NULL,
+  host          TEXT NOT NULL,
+  ticket_id     TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host, ticket_id)
+);
+)sql"},
+    {2, "outbox: index for expired leases",
+     R"sql(
+CREATE INDEX outbox_lease ON outbox (lease_until_ms) WHERE status = 'running';
+)sql"},
+}};
+
+void ensure_migrations_table(SQLite::Database& db) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY,"
+      " name TEXT NOT NULL,"
+      " applied_at INTEGER NOT NULL)");
+}
+
+}  // namespace
+
+std::span<const migration> migrations() noexcept { return k_migrations; }
+
+int latest_schema_version() noexcept { return k_migrations.back().version; }
+
+int applied_schema_version(SQLite::Database& db) {
+  if (!db.tableExists("schema_migrations")) return 0;
+  SQLite::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  q.executeStep();
+  return q.getColumn(0).getInt();
+}
+
+int apply_migrations(SQLite::Database& db) {
+  // IMMEDIATE: two processes opening the same new file must not both migrate it.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    ensure_migrations_table(db);
+    const int current = applied_schema_version(db);
+    if (current > latest_schema_version()) {
+      throw schema_too_new("database schema version " + std::to_string(current) +
+                               " is newer than this build supports (" +
+                               std::to_string(latest_schema_version()) +
+                               "); upgrade closeloop or use a matching database");
+    }
+    for (const migration& m : k_migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      SQLite::Statement ins(db,
+                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+      ins.bind(1, m.version);
+      ins.bind(2, m.name);
+      ins.bind(3, to_ms(wall_now()));
+      ins.exec();
+    }
+    db.exec("COMMIT");
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (...) {
+    }
+    throw;
+  }
+  return applied_schema_version(db);
+}
+
+}  // namespace closeloop::store_detail
