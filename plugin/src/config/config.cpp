@@ -1,0 +1,270 @@
+// The configuration loader: schema first (schemas/config.schema.json, so unknown keys and wrong
+// types are named by JSON pointer), then cross-field checks, then the JSON is mapped into the
+// structs of config.hpp. Keys absent from the file keep the defaults of config.hpp: this file
+// holds no default of its own.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+#include "closeloop/config.hpp"
+
+namespace closeloop {
+
+const host_config* tenant_config::find_host(std::string_view host_id) const noexcept {
+  for (const auto& h : hosts) {
+    if (h.id == host_id) return &h;
+  }
+  return nullptr;
+}
+
+const tenant_config* config::find_tenant(std::string_view tenant_id) const noexcept {
+  for (const auto& t : tenants) {
+    if (t.id == tenant_id) return &t;
+  }
+  return nullptr;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+error config_error(const std::string& pointer, const std::string& what) {
+  return make_error(errc::invalid_config, "config: " + pointer + ": " + what);
+}
+
+std::string json_message(const std::exception& ex) {
+  std::string s = ex.what();
+  if (!s.empty() && s.front() == '[') {
+    if (const auto close = s.find("] "); close != std::string::npos) s.erase(0, close + 2);
+  }
+  return s;
+}
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Relative paths in the file are relative to the file's directory (base_dir). SQLite's
+// ":memory:" is not a path.
+std::string resolve_path(const std::string& p, const std::string& base_dir) {
+  if (p.empty() || p == ":memory:") return p;
+  const fs::path path(p);
+  if (path.is_absolute()) return p;
+  return (fs::path(base_dir.empty() ? "." : base_dir) / path).lexically_normal().string();
+}
+
+bool readable_file(const std::string& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return false;
+  std::ifstream in(p, std::ios::binary);
+  return in.good();
+}
+
+template <typename T>
+void set_if(const json& obj, const char* key, T& out) {
+  if (const auto it = obj.find(key); it != obj.end()) out = it->get<T>();
+}
+
+void set_ms(const json& obj, const char* key, milliseconds& out) {
+  if (const auto it = obj.find(key); it != obj.end()) out = milliseconds{it->get<std::int64_t>()};
+}
+
+void set_s(const json& obj, const char* key, std::chrono::seconds& out) {
+  if (const auto it = obj.find(key); it != obj.end()) out = std::chrono::seconds{it->get<std::int64_t>()};
+}
+
+server_config map_server(const json& j, const std::string& base_dir) {
+  server_config s;
+  set_if(j, "listen", s.listen);
+  if (const auto it = j.find("port"); it != j.end()) s.port = static_cast<std::uint16_t>(it->get<unsigned>());
+  set_if(j, "port_file", s.port_file);
+  if (const auto it = j.find("tls"); it != j.end()) {
+    tls_config tls;
+    tls.cert_file = resolve_path(it->at("cert_file").get<std::string>(), base_dir);
+    tls.key_file = resolve_path(it->at("key_file").get<std::string>(), base_dir);
+    s.tls = std::move(tls);
+  }
+  if (const auto it = j.find("body_limit_bytes"); it != j.end()) s.body_limit_bytes = it->get<std::size_t>();
+  set_ms(j, "read_timeout_ms", s.read_timeout);
+  set_ms(j, "idle_timeout_ms", s.idle_timeout);
+  if (const auto it = j.find("signature_tolerance_s"); it != j.end()) {
+    s.signature_tolerance = std::chrono::seconds{it->get<std::int64_t>()};
+  }
+  set_if(j, "threads", s.threads);
+  set_if(j, "public_base_url", s.public_base_url);
+  s.port_file = resolve_path(s.port_file, base_dir);
+  return s;
+}
+
+store_config map_store(const json& j, const std::string& base_dir) {
+  store_config s;
+  set_if(j, "path", s.path);
+  set_if(j, "max_batch", s.max_batch);
+  set_if(j, "synchronous", s.synchronous);
+  s.path = resolve_path(s.path, base_dir);
+  return s;
+}
+
+worker_config map_worker(const json& j) {
+  worker_config w;
+  set_if(j, "enabled", w.enabled);
+  set_ms(j, "poll_interval_ms", w.poll_interval);
+  set_if(j, "batch", w.batch);
+  set_if(j, "max_attempts", w.max_attempts);
+  set_ms(j, "backoff_base_ms", w.backoff_base);
+  set_ms(j, "backoff_max_ms", w.backoff_max);
+  set_ms(j, "lease_ms", w.lease);
+  set_ms(j, "http_timeout_ms", w.http_timeout);
+  return w;
+}
+
+policy map_policy(const json& j) {
+  policy p;
+  if (const auto it = j.find("survey"); it != j.end()) {
+    set_if(*it, "enabled", p.survey.enabled);
+    set_if(*it, "kind", p.survey.kind);
+    set_s(*it, "delay_s", p.survey.delay);
+    set_s(*it, "max_age_s", p.survey.max_age);
+    set_if(*it, "skip_tags", p.survey.skip_tags);
+  }
+  set_if(j, "write_fields", p.write_fields);
+  set_if(j, "explain_in_note", p.explain_in_note);
+  if (const auto it = j.find("routing"); it != j.end()) {
+    for (const auto& [category, group] : it->items()) p.routing[category] = group.get<std::string>();
+  }
+  return p;
+}
+
+tenant_config map_tenant(const json& j, const std::string& base_dir) {
+  tenant_config t;
+  t.id = j.at("id").get<std::string>();
+  if (const auto it = j.find("hosts"); it != j.end()) {
+    for (const auto& h : *it) {
+      host_config host;
+      host.id = h.at("id").get<std::string>();
+      host.vendor = h.at("vendor").get<std::string>();
+      host.settings = h;
+      // A file named in the host's settings is resolved like every other path.
+      if (auto ep = host.settings.find("endpoint"); ep != host.settings.end() && ep->is_object()) {
+        if (auto ca = ep->find("ca_file"); ca != ep->end() && ca->is_string()) {
+          *ca = resolve_path(ca->get<std::string>(), base_dir);
+        }
+      }
+      t.hosts.push_back(std::move(host));
+    }
+  }
+  if (const auto it = j.find("policy"); it != j.end()) t.pol = map_policy(*it);
+  if (const auto it = j.find("categories"); it != j.end()) {
+    for (const auto& [category, keywords] : it->items()) {
+      auto& list = t.classifier.categories[category];
+      for (const auto& k : keywords) list.push_back(lower_ascii(k.get<std::string>()));
+    }
+  }
+  return t;
+}
+
+// Checks the schema cannot express. Pointers name the offending value.
+result<void> cross_checks(const config& c) {
+  std::set<std::string> tenant_ids;
+  for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+    const auto& t = c.tenants[i];
+    const std::string tp = "/tenants/" + std::to_string(i);
+    if (!tenant_ids.insert(t.id).second) return config_error(tp + "/id", "duplicate tenant id \"" + t.id + "\"");
+    std::set<std::string> host_ids;
+    for (std::size_t k = 0; k < t.hosts.size(); ++k) {
+      const auto& h = t.hosts[k];
+      if (!host_ids.insert(h.id).second) {
+        return config_error(tp + "/hosts/" + std::to_string(k) + "/id",
+                            "duplicate host id \"" + h.id + "\" in tenant \"" + t.id + "\"");
+      }
+    }
+    for (const auto& [category, group] : t.pol.routing) {
+      if (category != "other" && !t.classifier.categories.contains(category)) {
+        return config_error(tp + "/policy/routing",
+                            "category \"" + category + "\" is not one of the tenant's categories (nor \"other\")");
+      }
+    }
+  }
+  if (c.server.tls) {
+    if (!readable_file(c.server.tls->cert_file)) {
+      return config_error("/server/tls/cert_file", "cannot read \"" + c.server.tls->cert_file + "\"");
+    }
+    if (!readable_file(c.server.tls->key_file)) {
+      return config_error("/server/tls/key_file", "cannot read \"" + c.server.tls->key_file + "\"");
+    }
+  }
+  if (c.worker.backoff_max < c.worker.backoff_base) {
+    return config_error("/worker/backoff_max_ms", "must not be smaller than backoff_base_ms (" +
+                                                      std::to_string(c.worker.backoff_base.count()) + ")");
+  }
+  return {};
+}
+
+result<config> build(const json& j, const std::string& base_dir) {
+  if (auto valid = validate_against_schema("config", j); !valid) return valid.err();
+  try {
+    config c;
+    set_if(j, "log_level", c.log_level);
+    c.server = map_server(j.value("server", json::object()), base_dir);
+    c.store = map_store(j.value("store", json::object()), base_dir);
+    c.worker = map_worker(j.value("worker", json::object()));
+    for (const auto& t : j.at("tenants")) c.tenants.push_back(map_tenant(t, base_dir));
+    if (auto checked = cross_checks(c); !checked) return checked.err();
+    return c;
+  } catch (const std::exception& ex) {  // the schema should have ruled these out
+    return make_error(errc::invalid_config, "config: " + json_message(ex));
+  }
+}
+
+}  // namespace
+
+result<config> parse_config(std::string_view json_text, const std::string& base_dir) {
+  json j;
+  try {
+    j = json::parse(json_text.begin(), json_text.end());
+  } catch (const json::exception& ex) {
+    return make_error(errc::invalid_config, "config: not valid JSON: " + json_message(ex));
+  }
+  return build(j, base_dir);
+}
+
+result<config> load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return make_error(errc::invalid_config, "config: cannot read \"" + path + "\": no such file");
+  }
+  if (fs::is_directory(path, ec)) {
+    return make_error(errc::invalid_config, "config: cannot read \"" + path + "\": it is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(errc::invalid_config, "config: cannot read \"" + path + "\": permission denied?");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return make_error(errc::invalid_config, "config: cannot read \"" + path + "\"");
+
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::exception& ex) {
+    return make_error(errc::invalid_config, "config: \"" + path + "\" is not valid JSON: " + json_message(ex));
+  }
+  // Relative paths inside the file are relative to its directory, made absolute so that a later
+  // change of working directory does not move them.
+  fs::path dir = fs::absolute(fs::path(path), ec).parent_path();
+  if (ec) dir = fs::path(path).parent_path();
+  auto c = build(j, dir.empty() ? std::string(".") : dir.lexically_normal().string());
+  if (!c) {
+    error e = std::move(c).err();
+    e.message += " (in \"" + path + "\")";
+    return e;
+  }
+  return c;
+}
+
+}  // namespace closeloop
