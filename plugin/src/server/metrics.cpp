@@ -10,6 +10,11 @@ std::string num(double v) {
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
 }
+std::string short_num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 std::string with(const std::string& labels, const std::string& extra) {
   if (labels.empty()) return "{" + extra + "}";
   return "{" + labels + "," + extra + "}";
@@ -73,7 +78,7 @@ std::string metrics::render() const {
     header(name, "histogram");
     for (const auto& [labels, h] : series) {
       for (std::size_t i = 0; i < buckets.size(); ++i)
-        out << name << "_bucket" << with(labels, "le=\"" + num(buckets[i]) + "\"") << ' ' << h.counts[i] << '\n';
+        out << name << "_bucket" << with(labels, "le=\"" + short_num(buckets[i]) + "\"") << ' ' << h.counts[i] << '\n';
       out << name << "_bucket" << with(labels, "le=\"+Inf\"") << ' ' << h.count << '\n';
       out << name << "_sum" << (labels.empty() ? "" : "{" + labels + "}") << ' ' << num(h.sum) << '\n';
       out << name << "_count" << (labels.empty() ? "" : "{" + labels + "}") << ' ' << h.count << '\n';

@@ -40,6 +40,10 @@ void worker::loop() {
 int worker::run_once() { return fire_timers() + run_actions(); }
 
 int worker::fire_timers() {
+  // One thread fires timers at a time; the others go on with actions. (A timer fired twice
+  // anyway would be recognised as a duplicate event.)
+  std::unique_lock lk(timers_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return 0;
   auto due = svc_.db().due_timers(svc_.clk().now(), svc_.cfg().worker.batch);
   if (!due) {
     spdlog::error("cannot read timers: {}", due.err().message);
@@ -64,6 +68,7 @@ int worker::fire_timers() {
       continue;
     }
     ++n;
+    if (r->duplicate) continue;
     spdlog::info("timer fired tenant={} host={} ticket={} event={} kind={} actions={}", t.tenant, t.host, t.ticket_id,
                  ev.host_event_id, t.kind, r->actions.size());
   }

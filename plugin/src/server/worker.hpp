@@ -32,6 +32,7 @@ class worker {
   int threads_;
   std::vector<std::thread> pool_;
   std::mutex mu_;
+  std::mutex timers_mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false};
   std::mutex rng_mu_;
