@@ -19,7 +19,8 @@ namespace {
 
 const fs::path source_dir{CLOSELOOP_SOURCE_DIR};
 
-const char* host_json = R"({"id":"generic","vendor":"generic","webhook_secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})";
+const char* host_json =
+    R"({"id":"generic","vendor":"generic","webhook_secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})";
 
 std::string minimal_with(const std::string& extra_top_level) {
   std::string s = "{";

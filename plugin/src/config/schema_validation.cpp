@@ -331,7 +331,8 @@ std::string describe(const std::string& description, const std::vector<const jso
 }
 
 bool is_wrapper(const std::string& description) {
-  return starts_with(description, "Failed to validate against") || starts_with(description, "Failed to validate item #") ||
+  return starts_with(description, "Failed to validate against") ||
+         starts_with(description, "Failed to validate item #") ||
          starts_with(description, "Cannot validate item #");
 }
 
