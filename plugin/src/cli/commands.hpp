@@ -17,6 +17,11 @@ struct serve_options {
 struct replay_options {
   std::string config_path, url, tenant, host;
   std::vector<std::string> files;
+  bool rebase_time = false;  // stamp each event with the time it is sent
+};
+struct receive_options {
+  std::string config_path, secret, listen = "127.0.0.1";
+  int port = 8089;
 };
 struct migrate_options {
   std::string config_path, db_path;
@@ -30,6 +35,7 @@ int run_serve(const serve_options& o);
 int run_replay(const replay_options& o);
 int run_migrate(const migrate_options& o);
 int run_doctor(const doctor_options& o);
+int run_receive(const receive_options& o);
 
 // Loads the config and prints the error (naming the key) on failure.
 std::optional<config> load_or_report(const std::string& path);

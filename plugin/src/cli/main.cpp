@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   replay->add_option("--url", ro.url, "Server base URL (default: from the config's listen address and port)");
   replay->add_option("--tenant", ro.tenant, "Tenant id (default: the event's, else the first tenant)");
   replay->add_option("--host", ro.host, "Host id (default: the event's, else the tenant's first host)");
+  replay->add_flag("--rebase-time", ro.rebase_time, "Stamp each event with the time it is sent (demo)");
   replay->add_option("files", ro.files, "Event JSON files or directories (their *.json, sorted)")->required();
 
   migrate_options mo;
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
   doctor->add_option("-c,--config", dopt.config_path, "Configuration file (JSON)")->required();
   doctor->add_option("--db", dopt.db_path, "SQLite database file instead of the configured one");
   doctor->add_flag("--offline", dopt.offline, "Do not contact the configured hosts");
+
+  receive_options rco;
+  auto* receive = app.add_subcommand("receive", "Receive and print the generic adapter's signed actions");
+  receive->add_option("-c,--config", rco.config_path, "Take the secret of the config's generic host");
+  receive->add_option("--secret", rco.secret, "Standard Webhooks secret (whsec_...)");
+  receive->add_option("--listen", rco.listen, "Address to listen on");
+  receive->add_option("--port", rco.port, "Port to listen on");
 
   try {
     app.parse(argc, argv);
@@ -59,5 +67,6 @@ int main(int argc, char** argv) {
   if (*replay) return run_replay(ro);
   if (*migrate) return run_migrate(mo);
   if (*doctor) return run_doctor(dopt);
+  if (*receive) return run_receive(rco);
   return 2;
 }

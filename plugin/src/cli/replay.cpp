@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "closeloop/clock.hpp"
 #include "common/http_client.hpp"
 #include "common/standard_webhooks.hpp"
 
@@ -74,6 +75,10 @@ int run_replay(const replay_options& o) {
       std::cerr << path.string() << ": not a JSON object\n";
       ++failures;
       continue;
+    }
+    if (o.rebase_time) {
+      j["occurred_at"] = format_rfc3339(system_clock{}.now());
+      body = j.dump();
     }
     std::string tenant = !o.tenant.empty() ? o.tenant : j.value("tenant", cfg->tenants.front().id);
     const tenant_config* t = cfg->find_tenant(tenant);
