@@ -80,6 +80,26 @@ TEST_CASE("store: concurrent ingests are group-committed and all stored", "[unit
   CHECK(odd->solve_count == k_events / 2);
 }
 
+TEST_CASE("store: max_batch bounds the jobs per commit", "[unit][store]") {
+  temp_dir dir;
+  auto opened = store::open(store_options{dir.file("t.db"), 1});
+  REQUIRE(opened);
+  auto& s = *opened;
+  std::atomic<int> calls{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        (void)s->ingest(make_event("M", "m" + std::to_string(t) + "-" + std::to_string(i)), counting_decide{&calls});
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto c = s->stats();
+  CHECK(c.committed_events == 100);
+  CHECK(c.commits == 100);
+}
+
 TEST_CASE("store: a failing job in a batch is rolled back alone", "[unit][store]") {
   temp_dir dir;
   const std::string path = dir.file("t.db");

@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 2> k_migrations{{
+constexpr std::array<migration, 1> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -74,10 +74,6 @@ CREATE TABLE ticket_state (
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (tenant, host, ticket_id)
 );
-)sql"},
-    {2, "outbox: index for expired leases",
-     R"sql(
-CREATE INDEX outbox_lease ON outbox (lease_until_ms) WHERE status = 'running';
 )sql"},
 }};
 
