@@ -59,8 +59,8 @@ TEST_CASE("store: migrations apply once and are idempotent on reopen", "[unit][s
   const auto applied_at = scalar(path, "SELECT sum(applied_at) FROM schema_migrations");
   CHECK(text_scalar(path, "PRAGMA journal_mode") == "wal");
   for (const char* table : {"events", "outbox", "timers", "ticket_state"}) {
-    CHECK(scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") +
-                           table + "'") == 1);
+    CHECK(scalar(path, std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") + table +
+                           "'") == 1);
   }
   {
     auto s = open_store(path);
@@ -224,8 +224,7 @@ TEST_CASE("store: an idempotency key is never doubled across events", "[unit][st
   CHECK((*rows)[1].act.idempotency_key == "tx-2/other");
 }
 
-TEST_CASE("store: schedule_survey creates a timer; cancel_survey cancels it and pending sends",
-          "[unit][store]") {
+TEST_CASE("store: schedule_survey creates a timer; cancel_survey cancels it and pending sends", "[unit][store]") {
   temp_dir dir;
   const std::string path = dir.file("t.db");
   auto s = open_store(path);

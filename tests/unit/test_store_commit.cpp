@@ -132,7 +132,8 @@ TEST_CASE("store: a failing job in a batch is rolled back alone", "[unit][store]
     return d;
   };
   s->ingest_async(make_event("S", "ok-1"), good, {}, [&](result<ingest_result> r) { r1.set_value(std::move(r)); });
-  s->ingest_async(make_event("S", "throws"), throwing, {}, [&](result<ingest_result> r) { r2.set_value(std::move(r)); });
+  s->ingest_async(make_event("S", "throws"), throwing, {},
+                  [&](result<ingest_result> r) { r2.set_value(std::move(r)); });
   s->ingest_async(make_event("S", "unstorable"), unstorable, {},
                   [&](result<ingest_result> r) { r3.set_value(std::move(r)); });
   s->ingest_async(make_event("S", "ok-2"), good, {}, [&](result<ingest_result> r) { r4.set_value(std::move(r)); });

@@ -106,15 +106,13 @@ int apply_migrations(SQLite::Database& db) {
     const int current = applied_schema_version(db);
     if (current > latest_schema_version()) {
       throw schema_too_new("database schema version " + std::to_string(current) +
-                               " is newer than this build supports (" +
-                               std::to_string(latest_schema_version()) +
-                               "); upgrade closeloop or use a matching database");
+                           " is newer than this build supports (" + std::to_string(latest_schema_version()) +
+                           "); upgrade closeloop or use a matching database");
     }
     for (const migration& m : k_migrations) {
       if (m.version <= current) continue;
       db.exec(m.sql);
-      SQLite::Statement ins(db,
-                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+      SQLite::Statement ins(db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
       ins.bind(1, m.version);
       ins.bind(2, m.name);
       ins.bind(3, to_ms(wall_now()));

@@ -20,12 +20,18 @@ using namespace store_detail;
 
 std::string_view to_string(outbox_status s) noexcept {
   switch (s) {
-    case outbox_status::pending: return "pending";
-    case outbox_status::running: return "running";
-    case outbox_status::done: return "done";
-    case outbox_status::failed: return "failed";
-    case outbox_status::cancelled: return "cancelled";
-    case outbox_status::applied: return "applied";
+    case outbox_status::pending:
+      return "pending";
+    case outbox_status::running:
+      return "running";
+    case outbox_status::done:
+      return "done";
+    case outbox_status::failed:
+      return "failed";
+    case outbox_status::cancelled:
+      return "cancelled";
+    case outbox_status::applied:
+      return "applied";
   }
   return "pending";
 }
@@ -35,8 +41,8 @@ namespace {
 constexpr int k_busy_timeout_ms = 5000;
 
 std::optional<outbox_status> outbox_status_from_string(std::string_view s) noexcept {
-  for (auto st : {outbox_status::pending, outbox_status::running, outbox_status::done,
-                  outbox_status::failed, outbox_status::cancelled, outbox_status::applied}) {
+  for (auto st : {outbox_status::pending, outbox_status::running, outbox_status::done, outbox_status::failed,
+                  outbox_status::cancelled, outbox_status::applied}) {
     if (to_string(st) == s) return st;
   }
   return std::nullopt;
@@ -244,8 +250,7 @@ struct store::impl {
     if (ev.type == event_type::timer_fired && ev.data.is_object()) {
       auto it = ev.data.find("timer_id");
       if (it != ev.data.end() && it->is_number_integer()) {
-        auto up = sc.get(
-            "UPDATE timers SET status = 'fired', updated_at_ms = ? WHERE id = ? AND status = 'pending'");
+        auto up = sc.get("UPDATE timers SET status = 'fired', updated_at_ms = ? WHERE id = ? AND status = 'pending'");
         up->bind(1, to_ms(now));
         up->bind(2, it->get<std::int64_t>());
         up->exec();
@@ -297,9 +302,8 @@ struct store::impl {
   }
 
   // Inserts one outbox row; returns whether it was new (false: the idempotency key existed).
-  static bool insert_outbox(statement_cache& sc, const action& a, const std::string& body,
-                            std::int64_t event_seq, outbox_status st, timestamp next_attempt,
-                            timestamp now) {
+  static bool insert_outbox(statement_cache& sc, const action& a, const std::string& body, std::int64_t event_seq,
+                            outbox_status st, timestamp next_attempt, timestamp now) {
     auto ins = sc.get(
         "INSERT INTO outbox (idempotency_key, tenant, host, ticket_id, event_seq, type, body, status,"
         " attempts, next_attempt_at_ms, created_at_ms, updated_at_ms)"
@@ -318,8 +322,8 @@ struct store::impl {
     return ins->exec() > 0;
   }
 
-  result<void> store_action(statement_cache& sc, const action& a, std::int64_t event_seq,
-                            timestamp now, const ingest_options& o) {
+  result<void> store_action(statement_cache& sc, const action& a, std::int64_t event_seq, timestamp now,
+                            const ingest_options& o) {
     if (a.idempotency_key.empty()) {
       return make_error(errc::invalid_argument, "idempotency_key is empty");
     }
@@ -340,8 +344,7 @@ struct store::impl {
         auto due = parse_rfc3339(due_it->get<std::string>());
         if (!due) return make_error(errc::invalid_argument, "params.due_at: " + due.err().message);
         if (!insert_outbox(sc, a, body_text, event_seq, outbox_status::done, now, now)) return {};
-        json payload = {{"survey", a.params.contains("survey") ? a.params["survey"] : json()},
-                        {"action", body}};
+        json payload = {{"survey", a.params.contains("survey") ? a.params["survey"] : json()}, {"action", body}};
         auto ins = sc.get(
             "INSERT INTO timers (idempotency_key, tenant, host, ticket_id, kind, due_at_ms, payload,"
             " status, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, 'survey', ?, ?, 'pending', ?, ?)"
@@ -397,8 +400,8 @@ struct store::impl {
     if (!q->executeStep()) {
       return make_error(errc::not_found, "store: outbox row " + std::to_string(id) + " not found");
     }
-    return make_error(errc::conflict, "store: outbox row " + std::to_string(id) + " is " +
-                                          q->getColumn(0).getString() + ", not running");
+    return make_error(errc::conflict, "store: outbox row " + std::to_string(id) + " is " + q->getColumn(0).getString() +
+                                          ", not running");
   }
 
   result<std::vector<outbox_item>> do_claim(statement_cache& sc, timestamp now, int limit,
@@ -428,8 +431,8 @@ struct store::impl {
       q->bind(1, to_ms(now));
       q->bind(2, limit);
       while (q->executeStep()) {
-        rows.push_back(row{q->getColumn(0).getInt64(), q->getColumn(1).getString(),
-                           q->getColumn(2).getInt(), q->getColumn(3).getString()});
+        rows.push_back(row{q->getColumn(0).getInt64(), q->getColumn(1).getString(), q->getColumn(2).getInt(),
+                           q->getColumn(3).getString()});
       }
     }
     for (row& r : rows) {
@@ -498,14 +501,13 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (opts.max_batch < 1) return make_error(errc::invalid_argument, "store: max_batch must be >= 1");
   auto p = std::make_unique<impl>(opts);
   try {
-    p->write_db = std::make_unique<SQLite::Database>(
-        opts.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
+    p->write_db =
+        std::make_unique<SQLite::Database>(opts.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
     {
       SQLite::Statement q(*p->write_db, "PRAGMA journal_mode = WAL");
       std::string mode = q.executeStep() ? q.getColumn(0).getString() : "";
       if (mode != "wal") {
-        return make_error(errc::storage, "store: " + opts.path + ": cannot enable WAL (journal_mode is " +
-                                             mode + ")");
+        return make_error(errc::storage, "store: " + opts.path + ": cannot enable WAL (journal_mode is " + mode + ")");
       }
     }
     p->write_db->exec(opts.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
@@ -536,8 +538,7 @@ void store::ingest_async(event ev, decide_fn decide, ingest_options o,
   auto out = std::make_shared<std::optional<ingest_result>>();
   impl* p = p_.get();
   job j;
-  j.run = [p, out, ev = std::move(ev), decide = std::move(decide),
-           o](statement_cache& sc) -> std::optional<error> {
+  j.run = [p, out, ev = std::move(ev), decide = std::move(decide), o](statement_cache& sc) -> std::optional<error> {
     if (!decide) return make_error(errc::invalid_argument, "store: decide function is empty");
     auto r = p->do_ingest(sc, ev, decide, o);
     if (!r) return r.err();
@@ -558,8 +559,7 @@ void store::ingest_async(event ev, decide_fn decide, ingest_options o,
 
 result<ingest_result> store::ingest(const event& ev, const decide_fn& decide, const ingest_options& o) {
   if (std::this_thread::get_id() == p_->committer_id) {
-    return make_error(errc::internal,
-                      "store: ingest() from the committer thread (a callback) would deadlock");
+    return make_error(errc::internal, "store: ingest() from the committer thread (a callback) would deadlock");
   }
   std::promise<result<ingest_result>> done;
   auto fut = done.get_future();
@@ -582,27 +582,24 @@ bool store::has_event(const std::string& tenant, const std::string& host, const 
 }
 
 result<std::vector<stored_event>> store::events(std::int64_t after_seq, int limit) {
-  return p_->read<std::vector<stored_event>>(
-      "events", [&](statement_cache& sc) -> result<std::vector<stored_event>> {
-        std::vector<stored_event> out;
-        auto q = sc.get("SELECT seq, body, received_at_ms FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
-        q->bind(1, after_seq);
-        q->bind(2, limit <= 0 ? -1 : limit);
-        while (q->executeStep()) {
-          const std::int64_t seq = q->getColumn(0).getInt64();
-          auto ev = event_from_json(json::parse(q->getColumn(1).getString()));
-          if (!ev) {
-            return make_error(errc::storage,
-                              "store: event " + std::to_string(seq) + " unreadable: " + ev.err().message);
-          }
-          out.push_back(stored_event{seq, std::move(*ev), from_ms(q->getColumn(2).getInt64())});
-        }
-        return out;
-      });
+  return p_->read<std::vector<stored_event>>("events", [&](statement_cache& sc) -> result<std::vector<stored_event>> {
+    std::vector<stored_event> out;
+    auto q = sc.get("SELECT seq, body, received_at_ms FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+    q->bind(1, after_seq);
+    q->bind(2, limit <= 0 ? -1 : limit);
+    while (q->executeStep()) {
+      const std::int64_t seq = q->getColumn(0).getInt64();
+      auto ev = event_from_json(json::parse(q->getColumn(1).getString()));
+      if (!ev) {
+        return make_error(errc::storage, "store: event " + std::to_string(seq) + " unreadable: " + ev.err().message);
+      }
+      out.push_back(stored_event{seq, std::move(*ev), from_ms(q->getColumn(2).getInt64())});
+    }
+    return out;
+  });
 }
 
-result<ticket_state> store::state(const std::string& tenant, const std::string& host,
-                                  const std::string& ticket_id) {
+result<ticket_state> store::state(const std::string& tenant, const std::string& host, const std::string& ticket_id) {
   return p_->read<ticket_state>("state", [&](statement_cache& sc) -> result<ticket_state> {
     auto q = sc.get("SELECT state FROM ticket_state WHERE tenant = ? AND host = ? AND ticket_id = ?");
     q->bind(1, tenant);
@@ -656,56 +653,54 @@ result<void> store::mark_failed(std::int64_t id, const std::string& err) {
 }
 
 result<std::vector<outbox_item>> store::outbox(std::optional<outbox_status> filter, int limit) {
-  return p_->read<std::vector<outbox_item>>(
-      "outbox", [&](statement_cache& sc) -> result<std::vector<outbox_item>> {
-        std::vector<outbox_item> out;
-        auto q = sc.get(
-            "SELECT id, body, status, attempts, next_attempt_at_ms, last_error FROM outbox"
-            " WHERE (?1 IS NULL OR status = ?1) ORDER BY id LIMIT ?2");
-        if (filter) q->bind(1, std::string(to_string(*filter)));
-        q->bind(2, limit <= 0 ? -1 : limit);
-        while (q->executeStep()) {
-          const std::int64_t id = q->getColumn(0).getInt64();
-          auto act = action_from_json(json::parse(q->getColumn(1).getString()));
-          if (!act) {
-            return make_error(errc::storage,
-                              "store: outbox row " + std::to_string(id) + " unreadable: " + act.err().message);
-          }
-          outbox_item item;
-          item.id = id;
-          item.act = std::move(*act);
-          item.status = outbox_status_from_string(q->getColumn(2).getString()).value_or(outbox_status::failed);
-          item.attempts = q->getColumn(3).getInt();
-          item.next_attempt_at = from_ms(q->getColumn(4).getInt64());
-          item.last_error = q->getColumn(5).getString();
-          out.push_back(std::move(item));
-        }
-        return out;
-      });
+  return p_->read<std::vector<outbox_item>>("outbox", [&](statement_cache& sc) -> result<std::vector<outbox_item>> {
+    std::vector<outbox_item> out;
+    auto q = sc.get(
+        "SELECT id, body, status, attempts, next_attempt_at_ms, last_error FROM outbox"
+        " WHERE (?1 IS NULL OR status = ?1) ORDER BY id LIMIT ?2");
+    if (filter) q->bind(1, std::string(to_string(*filter)));
+    q->bind(2, limit <= 0 ? -1 : limit);
+    while (q->executeStep()) {
+      const std::int64_t id = q->getColumn(0).getInt64();
+      auto act = action_from_json(json::parse(q->getColumn(1).getString()));
+      if (!act) {
+        return make_error(errc::storage,
+                          "store: outbox row " + std::to_string(id) + " unreadable: " + act.err().message);
+      }
+      outbox_item item;
+      item.id = id;
+      item.act = std::move(*act);
+      item.status = outbox_status_from_string(q->getColumn(2).getString()).value_or(outbox_status::failed);
+      item.attempts = q->getColumn(3).getInt();
+      item.next_attempt_at = from_ms(q->getColumn(4).getInt64());
+      item.last_error = q->getColumn(5).getString();
+      out.push_back(std::move(item));
+    }
+    return out;
+  });
 }
 
 result<std::vector<timer_item>> store::due_timers(timestamp now, int limit) {
-  return p_->read<std::vector<timer_item>>(
-      "due_timers", [&](statement_cache& sc) -> result<std::vector<timer_item>> {
-        std::vector<timer_item> out;
-        auto q = sc.get(
-            "SELECT id, tenant, host, ticket_id, kind, due_at_ms, payload FROM timers"
-            " WHERE status = 'pending' AND due_at_ms <= ? ORDER BY due_at_ms, id LIMIT ?");
-        q->bind(1, to_ms(now));
-        q->bind(2, limit <= 0 ? -1 : limit);
-        while (q->executeStep()) {
-          timer_item t;
-          t.id = q->getColumn(0).getInt64();
-          t.tenant = q->getColumn(1).getString();
-          t.host = q->getColumn(2).getString();
-          t.ticket_id = q->getColumn(3).getString();
-          t.kind = q->getColumn(4).getString();
-          t.due_at = from_ms(q->getColumn(5).getInt64());
-          t.payload = json::parse(q->getColumn(6).getString());
-          out.push_back(std::move(t));
-        }
-        return out;
-      });
+  return p_->read<std::vector<timer_item>>("due_timers", [&](statement_cache& sc) -> result<std::vector<timer_item>> {
+    std::vector<timer_item> out;
+    auto q = sc.get(
+        "SELECT id, tenant, host, ticket_id, kind, due_at_ms, payload FROM timers"
+        " WHERE status = 'pending' AND due_at_ms <= ? ORDER BY due_at_ms, id LIMIT ?");
+    q->bind(1, to_ms(now));
+    q->bind(2, limit <= 0 ? -1 : limit);
+    while (q->executeStep()) {
+      timer_item t;
+      t.id = q->getColumn(0).getInt64();
+      t.tenant = q->getColumn(1).getString();
+      t.host = q->getColumn(2).getString();
+      t.ticket_id = q->getColumn(3).getString();
+      t.kind = q->getColumn(4).getString();
+      t.due_at = from_ms(q->getColumn(5).getInt64());
+      t.payload = json::parse(q->getColumn(6).getString());
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
 }
 
 store::counts store::stats() {
