@@ -5,6 +5,7 @@
 #include "common/adapter.hpp"
 #include "common/headers.hpp"
 #include "generic/generic_adapter.hpp"
+#include "request_tracker/request_tracker_adapter.hpp"
 
 namespace closeloop::adapters {
 namespace {
@@ -26,6 +27,7 @@ struct entry {
 // Sorted by vendor id.
 constexpr entry factories[] = {
     {generic::vendor_id, &make<generic::generic_adapter>},
+    {request_tracker::vendor_id, &make<request_tracker::request_tracker_adapter>},
 };
 
 }  // namespace
