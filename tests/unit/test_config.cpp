@@ -180,8 +180,12 @@ TEST_CASE("config: wrong types, ranges and enums say what was expected", "[unit]
         "config: /server/threads: expected an integer between 1 and 64, got 0");
   CHECK(error_of(minimal_with(R"("log_level":"verbose")")) ==
         R"(config: /log_level: expected one of "trace", "debug", "info", "warn", "error", got "verbose")");
-  CHECK(error_of(R"({"tenants":[{"id":"acme","hosts":[{"id":"z","vendor":"helpscout"}]}]})") ==
-        R"(config: /tenants/0/hosts/0/vendor: expected one of "generic", got "helpscout")");
+  {
+    // The vendor list grows with each adapter; the message names the key, the choices and the value.
+    const std::string e = error_of(R"({"tenants":[{"id":"acme","hosts":[{"id":"z","vendor":"helpscout"}]}]})");
+    CHECK(e.rfind(R"(config: /tenants/0/hosts/0/vendor: expected one of "generic")", 0) == 0);
+    CHECK(e.find(R"(got "helpscout")") != std::string::npos);
+  }
   CHECK(error_of(R"({"server":{}})") == R"(config: missing required key "tenants")");
   CHECK(error_of(R"({"tenants":[]})") == "config: /tenants: expected at least 1 item, got an empty array");
   CHECK(error_of(R"({"tenants":[{"id":"Acme Corp"}]})").find("config: /tenants/0/id: expected an identifier") == 0);

@@ -150,8 +150,10 @@ void handle_webhook(const http_request& req, services& svc, const std::string& t
   auto decide = svc.decider(*t);
   for (std::size_t i = 0; i < events->size(); ++i) {
     event ev = (*events)[i];
-    svc.db().ingest_async(ev, decide, ingest_options{},
-                          [d, i, ev](result<ingest_result> r) { d->done(i, ev, std::move(r)); });
+    svc.db().ingest_async(ev, decide, ingest_options{}, [d, i, ev](result<ingest_result> r) {
+      auto shared = std::make_shared<result<ingest_result>>(std::move(r));
+      d->svc->post([d, i, ev, shared] { d->done(i, ev, std::move(*shared)); });
+    });
   }
 }
 

@@ -235,8 +235,10 @@ struct http_server::impl {
   }
 };
 
-http_server::http_server(services& svc) : p_(std::make_unique<impl>(svc)) {}
-http_server::~http_server() = default;
+http_server::http_server(services& svc) : p_(std::make_unique<impl>(svc)) {
+  svc.set_executor([this](services::task t) { net::post(p_->ioc, std::move(t)); });
+}
+http_server::~http_server() { p_->st.svc.set_executor({}); }
 
 result<std::uint16_t> http_server::start() {
   const auto& sc = p_->st.svc.cfg().server;

@@ -36,11 +36,21 @@ class services {
   adapters::adapter* adapter_for(std::string_view tenant, std::string_view host);
   decide_fn decider(const tenant_runtime& t) const;
 
+  // Where store completions continue (the HTTP server's threads), so the store's committer thread
+  // only commits. Without an executor the work runs inline.
+  using task = std::function<void()>;
+  void set_executor(std::function<void(task)> post) { post_ = std::move(post); }
+  void post(task t) const {
+    if (post_) post_(std::move(t));
+    else t();
+  }
+
  private:
   explicit services(config cfg) : cfg_(std::move(cfg)) {}
   config cfg_;
   std::unique_ptr<store> db_;
   system_clock clock_;
+  std::function<void(task)> post_;
   metrics metrics_;
   std::map<std::string, tenant_runtime, std::less<>> tenants_;
 };
