@@ -477,3 +477,40 @@ TEST_CASE("request_tracker: a timeout is retried within the deadline", "[rt][con
   CHECK(o.k == action_outcome::kind::retry);
   CHECK(o.http_status == 0);
 }
+
+TEST_CASE("request_tracker: config fixtures — schema, loader and adapter agree", "[rt][contract]") {
+  auto read = [](const std::string& rel) {
+    std::ifstream in(source_dir / "tests/fixtures/config" / rel, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  for (const std::string name : {"valid/request-tracker.json", "valid/request-tracker-basic.json"}) {
+    INFO(name);
+    auto cfg = parse_config(read(name), (source_dir / "tests/fixtures/config/valid").string());
+    if (!cfg) FAIL(cfg.err().message);
+    const auto& tenant = cfg->tenants.at(0);
+    auto a = make_adapter(tenant, tenant.hosts.at(0), adapter_env{});
+    if (!a) FAIL(a.err().message);
+    CHECK((*a)->vendor() == "request_tracker");
+  }
+  // Each invalid fixture is refused for its own reason (the message names the pointer).
+  const std::vector<std::pair<std::string, std::string>> invalid = {
+      {"request-tracker-auth-both.json", "/tenants/0/hosts/0/auth"},
+      {"request-tracker-auth-password-only.json", "/tenants/0/hosts/0/auth"},
+      {"request-tracker-missing-auth.json", "auth"},
+      {"request-tracker-base-url-not-http.json", "/tenants/0/hosts/0/base_url"},
+      {"request-tracker-unknown-key.json", "endpoint_url"},
+      {"request-tracker-custom-field-unknown.json", "urgency"},
+      {"request-tracker-priority-negative.json", "/tenants/0/hosts/0/priority_map/urgent"},
+      {"request-tracker-secret-short.json", "/tenants/0/hosts/0/webhook_secret"},
+      {"request-tracker-generic-key.json", "url"},
+  };
+  for (const auto& [name, names] : invalid) {
+    auto cfg = parse_config(read("invalid/" + name), ".");
+    INFO(name << ": " << (cfg ? std::string("accepted") : cfg.err().message));
+    REQUIRE_FALSE(cfg);
+    CHECK_THAT(cfg.err().message, Catch::Contains(names));
+  }
+}
