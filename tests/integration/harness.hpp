@@ -66,8 +66,7 @@ inline void write_text(const fs::path& p, std::string_view text) {
 }
 
 inline std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // UTC, whole seconds: "2026-11-22T10:00:00Z".
@@ -231,7 +230,7 @@ struct config_options {
   int poll_interval_ms = 50;
   int http_timeout_ms = 2000;
   std::optional<std::pair<std::string, std::string>> tls;  // cert, key
-  json extra_server = json::object();                     // merged into "server"
+  json extra_server = json::object();                      // merged into "server"
 };
 
 inline json make_config(const config_options& o) {
@@ -245,29 +244,28 @@ inline json make_config(const config_options& o) {
   if (o.read_timeout_ms) server["read_timeout_ms"] = *o.read_timeout_ms;
   if (o.tls) server["tls"] = {{"cert_file", o.tls->first}, {"key_file", o.tls->second}};
   for (auto& [k, v] : o.extra_server.items()) server[k] = v;
-  return {
-      {"log_level", "info"},
-      {"server", server},
-      {"worker",
-       {{"enabled", true},
-        {"poll_interval_ms", o.poll_interval_ms},
-        {"batch", o.worker_batch},
-        {"lease_ms", o.lease_ms},
-        {"backoff_base_ms", 100},
-        {"backoff_max_ms", 1000},
-        {"http_timeout_ms", o.http_timeout_ms}}},
-      {"tenants",
-       json::array({{{"id", tenant_id},
-                     {"hosts", json::array({host})},
-                     {"policy",
-                      {{"survey", {{"enabled", true}, {"kind", "csat"}, {"delay_s", o.survey_delay_s.value_or(1)}}},
-                       {"write_fields", true},
-                       {"explain_in_note", true},
-                       {"routing", {{"billing", "Billing"}, {"outage", "Operations"}}}}},
-                     {"categories",
-                      {{"billing", {"invoice", "refund", "charged"}},
-                       {"outage", {"down", "outage", "error 500"}},
-                       {"account", {"password", "login"}}}}}})}};
+  return {{"log_level", "info"},
+          {"server", server},
+          {"worker",
+           {{"enabled", true},
+            {"poll_interval_ms", o.poll_interval_ms},
+            {"batch", o.worker_batch},
+            {"lease_ms", o.lease_ms},
+            {"backoff_base_ms", 100},
+            {"backoff_max_ms", 1000},
+            {"http_timeout_ms", o.http_timeout_ms}}},
+          {"tenants",
+           json::array({{{"id", tenant_id},
+                         {"hosts", json::array({host})},
+                         {"policy",
+                          {{"survey", {{"enabled", true}, {"kind", "csat"}, {"delay_s", o.survey_delay_s.value_or(1)}}},
+                           {"write_fields", true},
+                           {"explain_in_note", true},
+                           {"routing", {{"billing", "Billing"}, {"outage", "Operations"}}}}},
+                         {"categories",
+                          {{"billing", {"invoice", "refund", "charged"}},
+                           {"outage", {"down", "outage", "error 500"}},
+                           {"account", {"password", "login"}}}}}})}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +316,9 @@ class server_process {
   }
 
   std::uint16_t port() const { return port_; }
-  std::string base_url() const { return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_); }
+  std::string base_url() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  }
   std::string webhook_url(std::string_view tenant = tenant_id, std::string_view host = host_id) const {
     return base_url() + "/webhooks/" + std::string(tenant) + "/" + std::string(host);
   }
@@ -378,17 +378,16 @@ inline result<adapters::http::response> http_post(const std::string& url, const 
 }
 
 // Standard Webhooks headers made by closeloop's own signer.
-inline adapters::header_list sign_headers(std::string_view id, std::string_view body,
-                                          std::int64_t ts = unix_now(), std::string_view secret = inbound_secret) {
+inline adapters::header_list sign_headers(std::string_view id, std::string_view body, std::int64_t ts = unix_now(),
+                                          std::string_view secret = inbound_secret) {
   auto s = adapters::standard_webhooks::signer::from_secret(secret);
   if (!s) throw std::runtime_error("bad test secret: " + s.err().message);
   return adapters::standard_webhooks::make_headers(*s, id, ts, body);
 }
 
 inline result<adapters::http::response> post_signed(const server_process& srv, std::string_view id,
-                                                     const std::string& body,
-                                                     std::chrono::milliseconds timeout = 5s,
-                                                     const adapters::http::client* client = nullptr) {
+                                                    const std::string& body, std::chrono::milliseconds timeout = 5s,
+                                                    const adapters::http::client* client = nullptr) {
   return http_post(srv.webhook_url(), sign_headers(id, body), body, timeout, client);
 }
 
@@ -408,8 +407,10 @@ inline json event_json(std::string_view type, std::string_view ticket, std::stri
   json j = {{"type", type},
             {"ticket_id", ticket},
             {"occurred_at", rfc3339_now()},
-            {"requester", {{"id", "cust-" + std::string(ticket)}, {"email", "c" + std::string(ticket) + "@example.com"},
-                           {"role", "customer"}}}};
+            {"requester",
+             {{"id", "cust-" + std::string(ticket)},
+              {"email", "c" + std::string(ticket) + "@example.com"},
+              {"role", "customer"}}}};
   if (type == "ticket.created") {
     j["subject"] = "Ticket " + std::string(ticket);
     j["text"] = text.empty() ? "I was charged twice on my invoice, please refund." : std::string(text);

@@ -18,8 +18,7 @@ const fs::path source_dir = CLOSELOOP_SOURCE_DIR;
 std::string project_version() {
   std::smatch m;
   const std::string text = read_text(source_dir / "CMakeLists.txt");
-  if (std::regex_search(text, m, std::regex(R"(project\(closeloop\s+VERSION\s+([0-9]+\.[0-9]+\.[0-9]+))")))
-    return m[1];
+  if (std::regex_search(text, m, std::regex(R"(project\(closeloop\s+VERSION\s+([0-9]+\.[0-9]+\.[0-9]+))"))) return m[1];
   return {};
 }
 
@@ -111,9 +110,9 @@ TEST_CASE("closeloop replay of examples/events against a running server prints d
   const std::string host_events = "SELECT count(*) FROM events WHERE type != 'timer.fired'";
   const std::string summary = std::to_string(files) + " of " + std::to_string(files) + " events accepted";
 
-  auto r = run_command({binary, "replay", "--config", srv.config_path().string(), "--url", srv.base_url(),
-                        events.string()},
-                       dir.path(), 60s);
+  auto r =
+      run_command({binary, "replay", "--config", srv.config_path().string(), "--url", srv.base_url(), events.string()},
+                  dir.path(), 60s);
   INFO(r.all());
   CHECK(r.exit_code() == 0);
   CHECK_THAT(r.out, Catch::Contains("HTTP 202"));
@@ -123,9 +122,9 @@ TEST_CASE("closeloop replay of examples/events against a running server prints d
   CHECK(db_view(srv.db_path()).scalar(host_events) == static_cast<std::int64_t>(files));
 
   // Replaying again changes nothing: every event is a duplicate.
-  auto again = run_command({binary, "replay", "--config", srv.config_path().string(), "--url", srv.base_url(),
-                            events.string()},
-                           dir.path(), 60s);
+  auto again =
+      run_command({binary, "replay", "--config", srv.config_path().string(), "--url", srv.base_url(), events.string()},
+                  dir.path(), 60s);
   INFO(again.all());
   CHECK(again.exit_code() == 0);
   CHECK_THAT(again.out, Catch::Contains("(duplicate)"));

@@ -187,11 +187,11 @@ TEST_CASE("bad input gets 4xx naming the problem and the server keeps serving", 
     if (r->status == 202) ++good;
     CHECK(during);  // the other client really was served while the slow one was connected
     CHECK(served_in < 1000ms);
-    INFO("slow client: " << bytes_sent << " byte(s) sent, answer after " << slow_elapsed.count() << " ms: "
-                         << slow_answer);
+    INFO("slow client: " << bytes_sent << " byte(s) sent, answer after " << slow_elapsed.count()
+                         << " ms: " << slow_answer);
     CHECK((slow_answer.rfind("HTTP/1.1 408", 0) == 0 || (slow_answer.empty() && slow_closed)));
-    CHECK(slow_elapsed >= 1000ms);   // not cut before its time ...
-    CHECK(slow_elapsed <= 3000ms);   // ... but within read_timeout_ms + margin
+    CHECK(slow_elapsed >= 1000ms);  // not cut before its time ...
+    CHECK(slow_elapsed <= 3000ms);  // ... but within read_timeout_ms + margin
     CHECK(bytes_sent <= 4);
     check_still_serving(srv);
   }

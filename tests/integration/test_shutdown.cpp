@@ -61,14 +61,16 @@ TEST_CASE("SIGTERM with requests in flight: exit 0 within seconds, every acknowl
   for (auto& th : pool) th.join();
   REQUIRE(warmed);
 
-  const std::string out = srv.stdout_text();
-  INFO("exit: " << describe_status(st) << " after " << exit_after.count() << " ms\nstdout: " << out
-                << "\nstderr (tail): " << srv.stderr_text().substr(srv.stderr_text().size() > 3000 ? srv.stderr_text().size() - 3000 : 0));
-  REQUIRE(st);
-  CHECK(WIFEXITED(*st));
-  CHECK(WEXITSTATUS(*st) == 0);
-  CHECK(exit_after <= 5000ms);
-  CHECK_THAT(out, Catch::Contains("stopped cleanly"));
+  {
+    const std::string out = srv.stdout_text(), err = srv.stderr_text();
+    INFO("exit: " << describe_status(st) << " after " << exit_after.count() << " ms\nstdout: " << out
+                  << "\nstderr (tail): " << err.substr(err.size() > 3000 ? err.size() - 3000 : 0));
+    REQUIRE(st);
+    CHECK(WIFEXITED(*st));
+    CHECK(WEXITSTATUS(*st) == 0);
+    CHECK(exit_after <= 5000ms);
+    CHECK_THAT(out, Catch::Contains("stopped cleanly"));
+  }
 
   store_options so;
   so.path = srv.db_path().string();

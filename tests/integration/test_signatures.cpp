@@ -24,8 +24,8 @@ void require_node(const temp_dir& dir) {
   }
   if (r.exit_code() != 0) FAIL("`node --version` failed (" << describe_status(r.status) << "): " << setup_hint);
   if (!fs::exists(node_dir / "node_modules" / "standardwebhooks" / "package.json"))
-    FAIL("the npm package standardwebhooks is not installed in " << node_dir.string() << "/node_modules: "
-                                                                  << setup_hint);
+    FAIL("the npm package standardwebhooks is not installed in " << node_dir.string()
+                                                                 << "/node_modules: " << setup_hint);
 }
 
 // Headers made by the npm package for (secret, id, ts, body).
@@ -118,19 +118,25 @@ TEST_CASE("webhooks signed by the standardwebhooks npm package are accepted, bad
   }
   {
     std::string body = body_for("old");
-    cases.push_back({"timestamp 6 minutes old", node_sign(dir, inbound_secret, "node-bad-old", now - 360, body), body,
+    cases.push_back({"timestamp 6 minutes old",
+                     node_sign(dir, inbound_secret, "node-bad-old", now - 360, body),
+                     body,
                      {"webhook-timestamp", "older"}});
   }
   {
     std::string body = body_for("future");
-    cases.push_back({"timestamp 6 minutes ahead", node_sign(dir, inbound_secret, "node-bad-future", now + 360, body),
-                     body, {"webhook-timestamp", "future"}});
+    cases.push_back({"timestamp 6 minutes ahead",
+                     node_sign(dir, inbound_secret, "node-bad-future", now + 360, body),
+                     body,
+                     {"webhook-timestamp", "future"}});
   }
   for (const char* header : {"webhook-id", "webhook-timestamp", "webhook-signature"}) {
     std::string id = std::string("node-bad-missing-") + header;
     std::string body = body_for(id);
-    cases.push_back({std::string("missing ") + header, without(node_sign(dir, inbound_secret, id, now, body), header),
-                     body, {"missing", header}});
+    cases.push_back({std::string("missing ") + header,
+                     without(node_sign(dir, inbound_secret, id, now, body), header),
+                     body,
+                     {"missing", header}});
   }
 
   for (const auto& c : cases) {
@@ -164,8 +170,8 @@ TEST_CASE("webhooks signed by the standardwebhooks npm package are accepted, bad
     std::string out;
     CHECK(node_verify(dir, outbound_secret, headers, d.body, &out) == 0);
     INFO(out);
-    CHECK(node_verify(dir, inbound_secret, headers, d.body) == 1);               // not the inbound secret
-    CHECK(node_verify(dir, outbound_secret, headers, d.body + " ") == 1);       // body as sent, byte for byte
+    CHECK(node_verify(dir, inbound_secret, headers, d.body) == 1);         // not the inbound secret
+    CHECK(node_verify(dir, outbound_secret, headers, d.body + " ") == 1);  // body as sent, byte for byte
   }
   CHECK(srv.running());
 }
