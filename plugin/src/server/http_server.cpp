@@ -55,16 +55,30 @@ class session_base {
   Derived& derived() { return static_cast<Derived&>(*this); }
   const server_config& cfg() const { return st_.svc.cfg().server; }
 
+  // The request deadline is our own timer, not the stream's: the stream's timeout closes the
+  // socket, and a client that is too slow should still get its 408.
   void do_read() {
     parser_.emplace();
     parser_->body_limit(cfg().body_limit_bytes);
     parser_->header_limit(header_limit);
-    beast::get_lowest_layer(derived().stream()).expires_after(first_ ? cfg().read_timeout : cfg().idle_timeout);
+    auto& lowest = beast::get_lowest_layer(derived().stream());
+    lowest.expires_never();
+    if (!read_timer_) read_timer_.emplace(lowest.get_executor());
+    timed_out_ = false;
+    read_timer_->expires_after(first_ ? cfg().read_timeout : cfg().idle_timeout);
+    read_timer_->async_wait([self = derived().shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived in time
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream()).socket().cancel(ignored);
+    });
     http::async_read(derived().stream(), buffer_, *parser_,
                      beast::bind_front_handler(&session_base::on_read, derived().shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    read_timer_->cancel();
+    if (timed_out_ && ec == net::error::operation_aborted) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream) return derived().do_eof();
     if (ec) {
       const bool started = parser_ && (parser_->got_some() || buffer_.size() > 0);
@@ -138,6 +152,8 @@ class session_base {
   std::optional<http::request_parser<http::string_body>> parser_;
   http_request request_;
   bool first_ = true;
+  bool timed_out_ = false;
+  std::optional<net::steady_timer> read_timer_;
   std::chrono::steady_clock::time_point started_at_;
 };
 
