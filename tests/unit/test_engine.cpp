@@ -72,12 +72,25 @@ TEST_CASE_METHOD(fixture, "created in Chinese: language, category, routing", "[u
   REQUIRE(find(d, action_type::set_fields));
   CHECK(find(d, action_type::set_fields)->params["fields"]["language"] == "zh-Hans");
   CHECK(find(d, action_type::set_fields)->params["fields"]["category"] == "billing");
+  CHECK(find(d, action_type::set_fields)->params["fields"]["sentiment"] == "negative");
   CHECK(find(d, action_type::set_priority)->params["priority"] == "urgent");
   REQUIRE(find(d, action_type::assign_group));
   CHECK(find(d, action_type::assign_group)->params["group"] == "Billing");
 
   auto trad = make_event(event_type::ticket_created, "t2", "2026-11-20T09:00:00Z", "這個帳單有問題，請幫我處理，謝謝。");
   CHECK(eng.decide(trad, ticket_state{}, clk).next.language == "zh-Hant");
+}
+
+TEST_CASE_METHOD(fixture, "a polite complaint is still negative; a thankful question is not", "[unit][engine]") {
+  auto complaint = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z",
+                              "我们的账单本月被重复扣款两次，请尽快处理退款。谢谢！");
+  CHECK(eng.decide(complaint, ticket_state{}, clk).next.sentiment == "negative");
+  auto en = make_event(event_type::ticket_created, "t2", "2026-11-20T09:00:00Z",
+                       "We were charged twice this month, please refund. Thanks!");
+  CHECK(eng.decide(en, ticket_state{}, clk).next.sentiment == "negative");
+  auto question = make_event(event_type::ticket_created, "t3", "2026-11-20T09:00:00Z",
+                             "How do I export the report to CSV? Thanks, great product!");
+  CHECK(eng.decide(question, ticket_state{}, clk).next.sentiment == "positive");
 }
 
 TEST_CASE_METHOD(fixture, "solved schedules one survey after the configured delay", "[unit][engine]") {

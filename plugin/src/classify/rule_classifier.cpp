@@ -74,7 +74,8 @@ struct cue {
   int weight;
 };
 
-// Sentiment lexicon written for this project (en, zh-Hans, zh-Hant).
+// Sentiment lexicon written for this project (en, zh-Hans, zh-Hant). Politeness markers
+// ("thanks", "谢谢") end most messages, complaints included, so they weigh little.
 constexpr std::array negative_cues{
     cue{"angry", 2},     cue{"terrible", 2}, cue{"awful", 2},      cue{"worst", 2},     cue{"unacceptable", 2},
     cue{"disappointed", 2}, cue{"frustrated", 2}, cue{"annoyed", 1}, cue{"broken", 1},  cue{"not working", 1},
@@ -84,11 +85,13 @@ constexpr std::array negative_cues{
     cue{"无法", 1},       cue{"無法", 1},      cue{"不能", 1},        cue{"投诉", 2},       cue{"投訴", 2},
     cue{"糟糕", 2},       cue{"还是不行", 2},  cue{"還是不行", 2},    cue{"退款", 1},       cue{"不满", 2},
     cue{"不滿", 2},       cue{"故障", 1},      cue{"错误", 1},        cue{"錯誤", 1},
+    cue{"charged twice", 2}, cue{"double charged", 2}, cue{"overcharged", 2}, cue{"重复扣款", 2},
+    cue{"重複扣款", 2},   cue{"多扣", 2},      cue{"多收", 2},
 };
 constexpr std::array positive_cues{
-    cue{"thank", 2},    cue{"thanks", 1},  cue{"great", 2},   cue{"awesome", 2}, cue{"excellent", 2},
+    cue{"thank", 1},  cue{"great", 2},   cue{"awesome", 2}, cue{"excellent", 2},
     cue{"perfect", 2},  cue{"love", 2},    cue{"helpful", 2}, cue{"resolved", 1}, cue{"works now", 2},
-    cue{"appreciate", 2}, cue{"happy", 1}, cue{"谢谢", 2},    cue{"謝謝", 2},     cue{"感谢", 2},
+    cue{"appreciate", 2}, cue{"happy", 1}, cue{"谢谢", 1},    cue{"謝謝", 1},     cue{"感谢", 2},
     cue{"感謝", 2},     cue{"很好", 2},    cue{"满意", 2},    cue{"滿意", 2},     cue{"解决了", 2},
     cue{"解決了", 2},   cue{"太棒", 2},
 };
