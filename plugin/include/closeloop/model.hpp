@@ -104,6 +104,10 @@ json to_json(const action& a);
 result<event> event_from_json(const json& j);
 result<action> action_from_json(const json& j);
 result<event> parse_event(std::string_view text);   // text -> json -> event
+
+// A short rendering of a value for error messages: scalars as JSON (cut at 80 bytes on a UTF-8
+// boundary), containers by kind ("an object", "an empty array").
+std::string describe_value(const json& v);
 result<action> parse_action(std::string_view text);
 
 }  // namespace closeloop

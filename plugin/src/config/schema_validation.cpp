@@ -65,17 +65,7 @@ const compiled_schema& schema_named(std::string_view name) {
 
 // --- describing a violation -------------------------------------------------------------------
 
-std::string show(const json& v) {
-  if (v.is_object()) return v.empty() ? "an empty object" : "an object";
-  if (v.is_array()) return v.empty() ? "an empty array" : "an array";
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (s.size() > 80) {  // cut on a UTF-8 character boundary: the message may end up in JSON
-    std::size_t n = 77;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s = s.substr(0, n) + "...";
-  }
-  return s;
-}
+std::string show(const json& v) { return describe_value(v); }
 
 std::string type_phrase(const std::string& t) {
   if (t == "integer") return "an integer";

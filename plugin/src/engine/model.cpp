@@ -11,6 +11,18 @@
 
 namespace closeloop {
 
+std::string describe_value(const json& v) {
+  if (v.is_object()) return v.empty() ? "an empty object" : "an object";
+  if (v.is_array()) return v.empty() ? "an empty array" : "an array";
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > 80) {  // cut on a UTF-8 character boundary: the message may end up in JSON
+    std::size_t n = 77;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s = s.substr(0, n) + "...";
+  }
+  return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // RFC 3339
 // ---------------------------------------------------------------------------------------------
@@ -209,18 +221,7 @@ std::optional<priority> priority_from_string(std::string_view s) noexcept {
 
 namespace {
 
-// A short rendering of an offending value for messages: strings quoted, containers by kind.
-std::string show(const json& v) {
-  if (v.is_object()) return v.empty() ? "an empty object" : "an object";
-  if (v.is_array()) return v.empty() ? "an empty array" : "an array";
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (s.size() > 80) {  // cut on a UTF-8 character boundary: the message may end up in JSON
-    std::size_t n = 77;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s = s.substr(0, n) + "...";
-  }
-  return s;
-}
+std::string show(const json& v) { return describe_value(v); }
 
 error fail(const std::string& path, const std::string& what) {
   return make_error(errc::invalid_argument, path + ": " + what);
