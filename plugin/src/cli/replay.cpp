@@ -104,7 +104,7 @@ int run_replay(const replay_options& o) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     adapters::http::request req;
     req.method = "POST";
-    req.url = base + "/webhooks/" + tenant + "/" + host;
+    req.url = base + "/webhooks/" + tenant + "/" + host + "?explain=1";
     req.headers = adapters::standard_webhooks::make_headers(*signer, id, now.count(), body);
     req.headers.emplace_back("content-type", "application/json");
     req.body = body;

@@ -65,6 +65,7 @@ struct delivery : std::enable_shared_from_this<delivery> {
   std::optional<error> failure;
   std::size_t remaining = 0;
   bool any_new = false;
+  bool explain = false;
   std::mutex mu;
 
   void done(std::size_t index, const event& ev, result<ingest_result> r) {
@@ -74,12 +75,15 @@ struct delivery : std::enable_shared_from_this<delivery> {
                     ev.host_event_id, r.err().message);
       if (!failure) failure = r.err();
     } else {
+      // By default the answer names the decided actions; with ?explain=1 it carries each
+      // action's parameters and the engine's reasons (closeloop replay asks for them). Building
+      // the long form for every webhook was a large part of the ingest path's CPU.
       json actions = json::array();
-      for (const auto& a : r->actions) actions.push_back(action_summary(a));
+      for (const auto& a : r->actions) actions.push_back(explain ? action_summary(a) : json(to_string(a.type)));
       results[index] = {{"host_event_id", ev.host_event_id}, {"ticket_id", ev.ticket_id},
                         {"type", to_string(ev.type)},        {"duplicate", r->duplicate},
-                        {"event_seq", r->event_seq},         {"actions", std::move(actions)},
-                        {"log", r->log}};
+                        {"event_seq", r->event_seq},         {"actions", std::move(actions)}};
+      if (explain) results[index]["log"] = r->log;
       any_new = any_new || !r->duplicate;
       svc->stats().inc("closeloop_events_total", "tenant=\"" + label_value(ev.tenant) + "\",result=\"" +
                                                      (r->duplicate ? "duplicate" : "accepted") + "\"");
@@ -146,6 +150,11 @@ void handle_webhook(const http_request& req, services& svc, const std::string& t
   d->svc = &svc;
   d->tenant = tenant_id;
   d->results.resize(events->size());
+  {
+    std::string_view target = req.target();
+    auto q = target.find('?');
+    d->explain = q != std::string_view::npos && target.substr(q).find("explain=1") != std::string_view::npos;
+  }
   d->remaining = events->size();
   auto decide = svc.decider(*t);
   for (std::size_t i = 0; i < events->size(); ++i) {
