@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include <catch2/catch.hpp>
+
 #include "closeloop/engine.hpp"
 #include "closeloop/model.hpp"
 #include "closeloop/store.hpp"
@@ -32,6 +34,12 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+inline std::unique_ptr<store> open_store(const std::string& path) {
+  auto s = store::open(store_options{path});
+  if (!s) FAIL("open failed: " << s.err().message);
+  return std::move(*s);
+}
 
 inline timestamp at(std::int64_t seconds_after_epoch) {
   // 2026-11-22T00:00:00Z plus an offset: a fixed, readable base for every test.

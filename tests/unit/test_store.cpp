@@ -14,11 +14,6 @@ using namespace store_test;
 
 namespace {
 
-std::unique_ptr<store> open_store(const std::string& path) {
-  auto s = store::open(store_options{path});
-  if (!s) FAIL("open failed: " << s.err().message);
-  return std::move(*s);
-}
 
 std::int64_t scalar(const std::string& path, const std::string& sql) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);

@@ -22,11 +22,6 @@ using namespace store_test;
 
 namespace {
 
-std::unique_ptr<store> open_store(const std::string& path) {
-  auto s = store::open(store_options{path});
-  if (!s) FAIL("open failed: " << s.err().message);
-  return std::move(*s);
-}
 
 }  // namespace
 
