@@ -92,7 +92,7 @@ const rt_instance& shared_rt() {
   const auto t0 = std::chrono::steady_clock::now();
   const auto [status, output] =
       run(shell_quote(source_dir + "/tests/rt/start-rt") + " --initialdata " +
-          shell_quote(source_dir + "/tests/rt/initialdata.pl") + " " + shell_quote(templ));
+          shell_quote(source_dir + "/manifests/request_tracker/etc/initialdata") + " " + shell_quote(templ));
   const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (status != 0) FAIL("tests/rt/start-rt failed (exit " << status << ") after " << secs << " s:\n" << output);
   rt_instance rt;
