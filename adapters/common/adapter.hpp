@@ -58,6 +58,10 @@ class adapter {
   // Execute one action against the host. Blocking, bounded by the configured timeout.
   virtual action_outcome execute(const action& a) = 0;
 
+  // For hosts that apply immediate actions inside their own request (the RT extension): the
+  // action in the host's own terms, or null when the host has no such rendering.
+  virtual json render_for_host(const action& /*a*/) const { return nullptr; }
+
   // `closeloop doctor`: is the host reachable with our credentials? The message says what was tried.
   virtual result<std::string> check_reachable() = 0;
 };
@@ -67,6 +71,10 @@ class adapter {
 // The adapter keeps copies of what it needs; tenant/host need not outlive it.
 result<std::unique_ptr<adapter>> make_adapter(const tenant_config& tenant, const host_config& host,
                                               const adapter_env& env);
+
+// The canonical action as JSON plus, when immediate and the adapter renders it, "host": the
+// change in the host's own terms (see adapter::render_for_host).
+json action_for_host(const adapter& ad, const action& a);
 
 // Vendors make_adapter knows (for config validation and doctor).
 const std::vector<std::string>& known_vendors();

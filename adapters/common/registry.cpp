@@ -63,4 +63,13 @@ result<std::unique_ptr<adapter>> make_adapter(const tenant_config& tenant, const
                                               host.vendor + "\" (known: " + known + ")");
 }
 
+json action_for_host(const adapter& ad, const action& a) {
+  json j = to_json(a);
+  if (a.immediate) {
+    json rendered = ad.render_for_host(a);
+    if (!rendered.is_null()) j["host"] = std::move(rendered);
+  }
+  return j;
+}
+
 }  // namespace closeloop::adapters

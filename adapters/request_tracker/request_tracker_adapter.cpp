@@ -596,13 +596,44 @@ request_tracker_adapter::put_result request_tracker_adapter::put_and_read(const 
   return out;
 }
 
+std::int64_t request_tracker_adapter::priority_value(priority p) const noexcept {
+  return p == priority::critical ? s_.priority_critical : p == priority::urgent ? s_.priority_urgent : s_.priority_normal;
+}
+
+json request_tracker_adapter::render_for_host(const action& a) const {
+  switch (a.type) {
+    case action_type::set_priority: {
+      auto p = priority_from_string(string_param(a, "priority"));
+      if (!p) return nullptr;
+      return {{"Priority", priority_value(*p)}};
+    }
+    case action_type::set_fields: {
+      auto fields = a.params.find("fields");
+      if (fields == a.params.end() || !fields->is_object()) return nullptr;
+      mapped_fields mf;
+      if (!map_fields(*fields, mf) || mf.cfs.empty()) return nullptr;
+      return {{"CustomFields", mf.cfs}};
+    }
+    case action_type::add_internal_note: {
+      auto body = string_param(a, "body");
+      if (body.empty()) return nullptr;
+      return {{"Comment", body}};
+    }
+    case action_type::assign_group: {
+      auto group = string_param(a, "group");
+      if (group.empty()) return nullptr;
+      return {{"Queue", group}};
+    }
+    default:
+      return nullptr;
+  }
+}
+
 action_outcome request_tracker_adapter::set_priority(const action& a) const {
   const std::string p = string_param(a, "priority");
   const auto prio = priority_from_string(p);
   if (!prio) return action_outcome::failed("set_priority: params.priority must be normal, urgent or critical");
-  const std::int64_t value = *prio == priority::critical ? s_.priority_critical
-                             : *prio == priority::urgent ? s_.priority_urgent
-                                                         : s_.priority_normal;
+  const std::int64_t value = priority_value(*prio);
   auto r = put_and_read(a.ticket_id, json{{"Priority", value}});
   if (r.failure) return *r.failure;
   if (scalar_text(r.ticket.value("Priority", json())) != std::to_string(value)) {
@@ -615,33 +646,32 @@ action_outcome request_tracker_adapter::set_priority(const action& a) const {
   return done;
 }
 
-action_outcome request_tracker_adapter::set_fields(const action& a) const {
-  auto fields = a.params.find("fields");
-  if (fields == a.params.end() || !fields->is_object() || fields->empty()) {
-    return action_outcome::failed("set_fields: params.fields must be a non-empty object");
-  }
-  json cfs = json::object();
-  std::map<std::string, std::vector<std::string>> wanted;  // RT CF name -> values
-  std::map<std::string, bool> multi;
-  std::string skipped;
-  for (const auto& [name, value] : fields->items()) {
-    auto m = s_.custom_fields.find(name);
-    if (m == s_.custom_fields.end() || name == "idempotency_key") {
+// params.fields (canonical names) -> RT custom-field values through the host's custom_fields map.
+// Unmapped names are listed in `skipped`. Used by set_fields and by render_for_host.
+result<void> request_tracker_adapter::map_fields(const json& fields, mapped_fields& m) const {
+  json& cfs = m.cfs;
+  auto& wanted = m.wanted;
+  auto& multi = m.multi;
+  std::string& skipped = m.skipped;
+  cfs = json::object();
+  for (const auto& [name, value] : fields.items()) {
+    auto found = s_.custom_fields.find(name);
+    if (found == s_.custom_fields.end() || name == "idempotency_key") {
       skipped += (skipped.empty() ? "" : ", ") + name;
       continue;
     }
-    const std::string& cf = m->second;
+    const std::string& cf = found->second;
     std::vector<std::string> values;
     if (value.is_array()) {
       for (const auto& v : value) {
-        if (v.is_object() || v.is_array()) return action_outcome::failed("set_fields: fields." + name + ": nested values");
+        if (v.is_object() || v.is_array()) return make_error(errc::invalid_argument, "set_fields: fields." + name + ": nested values");
         std::string t = trim(scalar_text(v));
         if (!t.empty()) values.push_back(t);
       }
       cfs[cf] = values;
       multi[cf] = true;
     } else if (value.is_object()) {
-      return action_outcome::failed("set_fields: fields." + name + ": expected a value or a list, got an object");
+      return make_error(errc::invalid_argument, "set_fields: fields." + name + ": expected a value or a list, got an object");
     } else if (name == "tags") {
       std::string t = trim(scalar_text(value));
       if (!t.empty()) values.push_back(t);
@@ -655,6 +685,20 @@ action_outcome request_tracker_adapter::set_fields(const action& a) const {
     }
     wanted[cf] = std::move(values);
   }
+  return {};
+}
+
+action_outcome request_tracker_adapter::set_fields(const action& a) const {
+  auto fields = a.params.find("fields");
+  if (fields == a.params.end() || !fields->is_object() || fields->empty()) {
+    return action_outcome::failed("set_fields: params.fields must be a non-empty object");
+  }
+  mapped_fields mf;
+  if (auto ok_map = map_fields(*fields, mf); !ok_map) return action_outcome::failed(ok_map.err().message);
+  const json& cfs = mf.cfs;
+  const auto& wanted = mf.wanted;
+  auto& multi = mf.multi;
+  const std::string& skipped = mf.skipped;
   if (wanted.empty()) {
     return action_outcome::failed("set_fields: none of the fields (" + skipped +
                                   ") is mapped to an RT custom field (see custom_fields in the host settings)");

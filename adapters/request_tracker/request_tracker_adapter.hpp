@@ -73,6 +73,10 @@ class request_tracker_adapter final : public adapter {
   action_outcome execute(const action& a) override;
   // GET <base_url>/REST/2.0/rt -> "reached RT <Version> at <url>".
   result<std::string> check_reachable() override;
+  // Immediate actions as RT values, for the extension that applies them in RT's own request:
+  // {"Priority": 50}, {"CustomFields": {"Category": "billing"}}, {"Comment": "..."},
+  // {"Queue": "Billing"}; null for other actions.
+  json render_for_host(const action& a) const override;
 
   // Articles matching the query, following RT's pagination (page / per_page) until the last page
   // or max_pages. Read-only; bounded by max_pages requests of http_timeout each.
@@ -98,6 +102,15 @@ class request_tracker_adapter final : public adapter {
     json ticket;                            // the ticket as RT shows it after the PUT
     int status = 0;
   };
+
+  struct mapped_fields {
+    json cfs = json::object();                                // RT CF name -> value or list
+    std::map<std::string, std::vector<std::string>> wanted;  // RT CF name -> values
+    std::map<std::string, bool> multi;
+    std::string skipped;  // canonical names with no RT custom field
+  };
+  result<void> map_fields(const json& fields, mapped_fields& m) const;
+  std::int64_t priority_value(priority p) const noexcept;
 
   result<http::response> call(std::string method, std::string_view path, const json* body) const;
   put_result put_and_read(const std::string& ticket, const json& changes) const;

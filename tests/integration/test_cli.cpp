@@ -14,7 +14,7 @@ namespace {
 const std::string binary = CLOSELOOP_BINARY;
 const fs::path source_dir = CLOSELOOP_SOURCE_DIR;
 
-// "project(closeloop VERSION 0.1.0 ...)" in the top-level CMakeLists.txt.
+// "project(closeloop VERSION 0.2.0 ...)" in the top-level CMakeLists.txt.
 std::string project_version() {
   std::smatch m;
   const std::string text = read_text(source_dir / "CMakeLists.txt");

@@ -54,6 +54,19 @@ CLOSELOOP_API closeloop_status closeloop_open(int abi_version, const char* confi
 CLOSELOOP_API closeloop_status closeloop_on_event(closeloop_handle* h, const char* event_json,
                                                   char** actions_json, char** error);
 
+/* Handle a host's own payload (the body its webhook/scrip would POST to `closeloop serve`, e.g.
+ * the Request Tracker scrip payload of adapters/request_tracker/README.md) for host `host` of
+ * tenant `tenant`: the host's adapter translates it into canonical events, each is handled as by
+ * closeloop_on_event. *result_json receives
+ *   {"duplicate": bool (every event already known), "events": [{"host_event_id", "ticket_id",
+ *    "type", "duplicate", "actions": [type names]}], "actions": [action, ...]}
+ * where each action is the canonical action (schemas/action.schema.json) plus, for immediate
+ * ones, "host": the change in the host's own terms (for RT {"Priority": 50},
+ * {"CustomFields": {"Category": "billing"}}, {"Comment": "..."}, {"Queue": "Billing"}).
+ * Added in library 0.2.0; the ABI version stays 1 (additive). */
+CLOSELOOP_API closeloop_status closeloop_on_host_payload(closeloop_handle* h, const char* tenant, const char* host,
+                                                         const char* payload_json, char** result_json, char** error);
+
 /* Release a string returned by this library. NULL is ignored. */
 CLOSELOOP_API void closeloop_free(char* s);
 
