@@ -59,6 +59,9 @@ our $SurveyLinkPattern = qr{/s/cl1\.};
 # The transaction CF that records an action's idempotency key on the comment it wrote.
 our $KeyField = 'closeloop key';
 
+# Set once RT::Action::AutoOpenInactive::Prepare is wrapped (see the end of this file).
+our $AutoOpenWrapped = 0;
+
 my %KNOWN_KEYS = map { $_ => 1 } qw(mode library config_file tenant host bridge_url bridge_secret timeout);
 
 my $JSON = JSON->new->utf8->canonical;
@@ -696,7 +699,7 @@ sub IsSurveyInvitation {
     require RT::Action::AutoOpenInactive;
     no warnings 'redefine';
     my $original = \&RT::Action::AutoOpenInactive::Prepare;
-    unless ( $RT::Action::AutoOpenInactive::CloseLoopWrapped++ ) {
+    unless ( $AutoOpenWrapped++ ) {
         *RT::Action::AutoOpenInactive::Prepare = sub {
             my $self = shift;
             my $skip = eval { RT::Extension::CloseLoop->IsSurveyInvitation( $self->TicketObj, $self->TransactionObj ) };
