@@ -227,3 +227,140 @@ TEST_CASE("ticket_state JSON round trip", "[unit][engine]") {
   CHECK(back.solved_at == s.solved_at);
   CHECK(ticket_state_from_json(json("garbage")).known == false);
 }
+
+namespace {
+
+event answer(const char* id, int score, std::string kind = "csat", std::string comment = {}) {
+  auto ev = make_event(event_type::survey_answered, id, "2026-11-22T10:00:00Z");
+  ev.data = {{"survey", kind}, {"score", score}};
+  if (!comment.empty()) ev.data["comment"] = comment;
+  return ev;
+}
+
+ticket_state sent_survey() {
+  ticket_state s;
+  s.known = true;
+  s.status = "solved";
+  s.survey = "sent";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a bad answer reopens to the escalation owner and queue, with the answer in a note", "[unit][engine]") {
+  rule_classifier clf{rule_classifier_config{}};
+  policy pol;
+  pol.survey.escalation.owner = "lead";
+  pol.survey.escalation.group = "Escalations";
+  engine eng{pol, clf};
+  fixed_clock clk{at("2026-11-22T10:00:00Z")};
+  auto d = eng.decide(answer("survey:csat", 1, "csat", "Nobody read my message"), sent_survey(), clk);
+  const action* fields = find(d, action_type::set_fields);
+  REQUIRE(fields);
+  CHECK(fields->params["fields"]["csat"] == 1);
+  CHECK_FALSE(fields->immediate);
+  const action* note = find(d, action_type::add_internal_note);
+  REQUIRE(note);
+  CHECK(note->params["body"].get<std::string>().find("1/5") != std::string::npos);
+  CHECK(note->params["body"].get<std::string>().find("Nobody read my message") != std::string::npos);
+  const action* reopen = find(d, action_type::reopen);
+  REQUIRE(reopen);
+  CHECK(reopen->params["owner"] == "lead");
+  CHECK(reopen->params["group"] == "Escalations");
+  CHECK(d.next.survey == "answered");
+  CHECK(d.next.survey_score == 1);
+  CHECK(d.next.status == "open");
+}
+
+TEST_CASE("a good answer is recorded and the ticket stays solved", "[unit][engine]") {
+  rule_classifier clf{rule_classifier_config{}};
+  policy pol;
+  engine eng{pol, clf};
+  fixed_clock clk{at("2026-11-22T10:00:00Z")};
+  auto d = eng.decide(answer("survey:csat", 5), sent_survey(), clk);
+  CHECK(find(d, action_type::set_fields));
+  CHECK(find(d, action_type::add_internal_note));
+  CHECK_FALSE(find(d, action_type::reopen));
+  CHECK(d.next.status == "solved");
+
+  SECTION("NPS 6 is a detractor, CES 3 of 7 is hard; both escalate by default") {
+    CHECK(find(eng.decide(answer("survey:nps", 6, "nps"), sent_survey(), clk), action_type::reopen));
+    CHECK_FALSE(find(eng.decide(answer("survey:nps", 7, "nps"), sent_survey(), clk), action_type::reopen));
+    CHECK(find(eng.decide(answer("survey:ces", 3, "ces"), sent_survey(), clk), action_type::reopen));
+    CHECK_FALSE(find(eng.decide(answer("survey:ces", 4, "ces"), sent_survey(), clk), action_type::reopen));
+  }
+  SECTION("escalation can be switched off or its threshold moved") {
+    policy p2;
+    p2.survey.escalation.max_score = 3;
+    engine e2{p2, clf};
+    CHECK(find(e2.decide(answer("survey:csat", 3), sent_survey(), clk), action_type::reopen));
+    p2.survey.escalation.enabled = false;
+    engine e3{p2, clf};
+    auto d3 = e3.decide(answer("survey:csat", 1), sent_survey(), clk);
+    CHECK_FALSE(find(d3, action_type::reopen));
+    CHECK(find(d3, action_type::set_fields));
+  }
+}
+
+TEST_CASE("an answer out of range, or a second answer, changes nothing", "[unit][engine]") {
+  rule_classifier clf{rule_classifier_config{}};
+  policy pol;
+  engine eng{pol, clf};
+  fixed_clock clk{at("2026-11-22T10:00:00Z")};
+  auto d = eng.decide(answer("survey:csat", 9), sent_survey(), clk);
+  CHECK(d.actions.empty());
+  CHECK(d.next.survey == "sent");
+  ticket_state answered = sent_survey();
+  answered.survey = "answered";
+  CHECK(eng.decide(answer("survey:csat", 1), answered, clk).actions.empty());
+}
+
+TEST_CASE_METHOD(fixture, "a solved ticket with a real answer drafts one KB article per problem", "[unit][engine]") {
+  auto created = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z",
+                            "The printer on floor 3 jams every morning. Call me at +1 415 555 0100 or ann@example.com");
+  created.subject = "Printer on floor 3 jams";
+  auto d1 = eng.decide(created, ticket_state{}, clk);
+  CHECK(d1.next.subject == "Printer on floor 3 jams");
+  CHECK(d1.next.problem.find("ann@example.com") == std::string::npos);
+  CHECK(d1.next.problem.find("[email]") != std::string::npos);
+  CHECK(d1.next.problem.find("[phone]") != std::string::npos);
+
+  auto solved = make_event(event_type::ticket_solved, "t2", "2026-11-20T12:00:00Z");
+  solved.data = {{"resolution", "Open tray 2, remove the torn sheet behind the roller, then run the cleaning cycle "
+                                "from the printer menu. Mail it@example.com if it happens again."}};
+  auto d2 = eng.decide(solved, d1.next, clk);
+  const action* art = find(d2, action_type::create_kb_article);
+  REQUIRE(art);
+  CHECK_FALSE(art->immediate);
+  CHECK(art->params["title"] == "Printer on floor 3 jams");
+  const std::string body = art->params["body"];
+  CHECK(body.find("torn sheet") != std::string::npos);
+  CHECK(body.find("it@example.com") == std::string::npos);
+  CHECK(body.find("ann@example.com") == std::string::npos);
+  CHECK(art->idempotency_key == "acme/generic/kb/" + art->params["fingerprint"].get<std::string>());
+
+  SECTION("the same problem in other words on another ticket has the same key") {
+    auto other = created;
+    other.ticket_id = "43";
+    other.subject = "printer jams on floor 3!";
+    auto o1 = eng.decide(other, ticket_state{}, clk);
+    auto s2 = solved;
+    s2.ticket_id = "43";
+    auto o2 = eng.decide(s2, o1.next, clk);
+    const action* art2 = find(o2, action_type::create_kb_article);
+    REQUIRE(art2);
+    CHECK(art2->idempotency_key == art->idempotency_key);
+  }
+  SECTION("a one-line answer, a closed (not solved) ticket or kb disabled draft nothing") {
+    auto short_answer = solved;
+    short_answer.data = {{"resolution", "Fixed."}};
+    CHECK_FALSE(find(eng.decide(short_answer, d1.next, clk), action_type::create_kb_article));
+    auto closed = solved;
+    closed.type = event_type::ticket_closed;
+    CHECK_FALSE(find(eng.decide(closed, d1.next, clk), action_type::create_kb_article));
+    policy off = pol;
+    off.kb.enabled = false;
+    engine e2{off, clf};
+    CHECK_FALSE(find(e2.decide(solved, d1.next, clk), action_type::create_kb_article));
+  }
+}

@@ -132,6 +132,20 @@ policy map_policy(const json& j) {
     set_s(*it, "delay_s", p.survey.delay);
     set_s(*it, "max_age_s", p.survey.max_age);
     set_if(*it, "skip_tags", p.survey.skip_tags);
+    set_if(*it, "link_secret", p.survey.link_secret);
+    set_s(*it, "link_ttl_s", p.survey.link_ttl);
+    if (const auto e = it->find("escalation"); e != it->end()) {
+      auto& esc = p.survey.escalation;
+      set_if(*e, "enabled", esc.enabled);
+      if (const auto m = e->find("max_score"); m != e->end()) esc.max_score = m->get<int>();
+      set_if(*e, "owner", esc.owner);
+      set_if(*e, "group", esc.group);
+    }
+  }
+  if (const auto it = j.find("kb"); it != j.end()) {
+    set_if(*it, "enabled", p.kb.enabled);
+    if (const auto m = it->find("min_resolution_chars"); m != it->end())
+      p.kb.min_resolution_chars = m->get<std::size_t>();
   }
   set_if(j, "write_fields", p.write_fields);
   set_if(j, "explain_in_note", p.explain_in_note);
@@ -182,6 +196,14 @@ result<void> cross_checks(const config& c) {
       if (!host_ids.insert(h.id).second) {
         return config_error(tp + "/hosts/" + std::to_string(k) + "/id",
                             "duplicate host id \"" + h.id + "\" in tenant \"" + t.id + "\"");
+      }
+    }
+    if (const auto& esc = t.pol.survey.escalation; esc.max_score) {
+      auto [lo, hi] = survey_policy::score_range(t.pol.survey.kind);
+      if (*esc.max_score < lo || *esc.max_score >= hi) {
+        return config_error(tp + "/policy/survey/escalation/max_score",
+                            "must be " + std::to_string(lo) + ".." + std::to_string(hi - 1) + " for a " +
+                                t.pol.survey.kind + " survey");
       }
     }
     for (const auto& [category, group] : t.pol.routing) {

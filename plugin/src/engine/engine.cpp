@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "closeloop/text.hpp"
+
 namespace closeloop {
 namespace {
 
@@ -54,6 +56,10 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
                    const ticket_state& state, decision& d) {
   const policy& pol = eng.get_policy();
   classification c = clf.classify(ev);
+  if (first_contact) {
+    if (d.next.subject.empty()) d.next.subject = truncate_utf8(ev.subject, 300);
+    if (d.next.problem.empty()) d.next.problem = truncate_utf8(scrub_pii(ev.text), 4000);
+  }
   d.next.language = c.language;
   d.next.sentiment = c.sentiment;
   if (first_contact) d.next.category = c.category;
@@ -110,12 +116,43 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
   }
 }
 
+// A solved ticket whose answer is substantial becomes a KB article draft. The key is the
+// problem's fingerprint, so the same problem solved again does not draft a second article.
+void draft_article(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
+  if (!pol.kb.enabled || ev.type != event_type::ticket_solved) return;
+  std::string resolution = ev.data.is_object() ? ev.data.value("resolution", "") : "";
+  const std::string subject = !state.subject.empty() ? state.subject : ev.subject;
+  if (subject.empty()) {
+    d.log.push_back("no KB article: the ticket has no subject");
+    return;
+  }
+  if (resolution.size() < pol.kb.min_resolution_chars) {
+    d.log.push_back("no KB article: the answer is shorter than " + std::to_string(pol.kb.min_resolution_chars) +
+                    " characters");
+    return;
+  }
+  const std::string fp = problem_fingerprint(subject);
+  std::string body = "Problem\n\n" + (state.problem.empty() ? scrub_pii(subject) : state.problem) +
+                     "\n\nSolution\n\n" + truncate_utf8(scrub_pii(resolution), 8000);
+  json params = {{"title", scrub_pii(subject)},
+                 {"body", std::move(body)},
+                 {"summary", truncate_utf8(scrub_pii(resolution), 200)},
+                 {"fingerprint", fp},
+                 {"source_ticket", ev.ticket_id}};
+  if (!state.category.empty()) params["category"] = state.category;
+  if (!state.language.empty()) params["language"] = state.language;
+  d.actions.push_back(make_action(ev, action_type::create_kb_article, ev.tenant + "/" + ev.host + "/kb/" + fp,
+                                  std::move(params), false));
+  d.log.push_back("KB article drafted (fingerprint " + fp + ")");
+}
+
 void on_solved(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
   d.next.status = ev.type == event_type::ticket_closed ? "closed" : "solved";
   if (ev.type == event_type::ticket_solved || !state.solved_at) {
     d.next.solve_count = state.solve_count + 1;
     d.next.solved_at = ev.occurred_at;
   }
+  draft_article(pol, ev, state, d);
   const survey_policy& sp = pol.survey;
   if (!sp.enabled) {
     d.log.push_back("no survey: surveys are disabled");
@@ -177,23 +214,55 @@ void on_timer(const policy& pol, const event& ev, const ticket_state& state, con
   }
   std::string kind_name = ev.data.value("survey", pol.survey.kind);
   d.actions.push_back(make_action(ev, action_type::send_survey, ticket_key(ev, "survey/send"),
-                                  {{"survey", kind_name}, {"language", state.language.empty() ? "en" : state.language}},
+                                  {{"survey", kind_name},
+                                   {"language", state.language.empty() ? "en" : state.language},
+                                   {"subject", state.subject},
+                                   {"requester_name", state.requester_name}},
                                   false));
   d.next.survey = "sent";
   d.log.push_back("survey " + kind_name + " sent");
 }
 
-void on_answer(const event& ev, decision& d) {
-  d.next.survey = "answered";
+void on_answer(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
   json score = ev.data.value("score", json());
-  std::string survey = ev.data.value("survey", "csat");
+  std::string survey = ev.data.value("survey", pol.survey.kind);
   std::string comment = ev.data.value("comment", "");
-  json fields = {{survey, score}};
+  auto [lo, hi] = survey_policy::score_range(survey);
+  if (!score.is_number_integer() || score.get<int>() < lo || score.get<int>() > hi) {
+    d.log.push_back("answer ignored: " + survey + " score must be an integer " + std::to_string(lo) + ".." +
+                    std::to_string(hi) + ", got " + score.dump());
+    return;
+  }
+  if (state.survey == "answered") {
+    d.log.push_back("answer ignored: the survey was already answered");
+    return;
+  }
+  const int value = score.get<int>();
+  d.next.survey = "answered";
+  d.next.survey_score = value;
+  json fields = {{survey, value}};
   d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"), {{"fields", fields}}, false));
-  std::string body = "closeloop: customer answered the " + survey + " survey: " + score.dump();
+  const std::string of = std::to_string(value) + "/" + std::to_string(hi);
+  std::string body = "closeloop: the customer answered the " + survey + " survey: " + of;
   if (!comment.empty()) body += "\n\"" + comment + "\"";
+  const auto& esc = pol.survey.escalation;
+  const bool bad = value <= pol.survey.bad_at_or_below(survey);
+  if (bad && esc.enabled) {
+    json params = {{"reason", "bad " + survey + " answer " + of}};
+    if (!esc.owner.empty()) params["owner"] = esc.owner;
+    if (!esc.group.empty()) params["group"] = esc.group;
+    body += "\nReopened for follow-up";
+    if (!esc.owner.empty()) body += " by " + esc.owner;
+    if (!esc.group.empty()) body += " in " + esc.group;
+    body += ": a bad answer is a customer to win back.";
+    d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"), {{"body", body}}, false));
+    d.actions.push_back(make_action(ev, action_type::reopen, key_for(ev, "reopen"), std::move(params), false));
+    d.next.status = "open";
+    d.log.push_back(survey + " answer " + of + " is bad: ticket reopened for follow-up");
+    return;
+  }
   d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"), {{"body", body}}, false));
-  d.log.push_back(survey + " answer " + score.dump() + " recorded");
+  d.log.push_back(survey + " answer " + of + " recorded");
 }
 
 }  // namespace
@@ -203,6 +272,7 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
   d.next = state;
   d.next.known = true;
   if (!ev.requester.email.empty()) d.next.requester_email = ev.requester.email;
+  if (!ev.requester.name.empty()) d.next.requester_name = ev.requester.name;
   if (!state.last_event_at || ev.occurred_at > *state.last_event_at) d.next.last_event_at = ev.occurred_at;
 
   switch (ev.type) {
@@ -246,7 +316,7 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
       on_timer(policy_, ev, state, clk, d);
       break;
     case event_type::survey_answered:
-      on_answer(ev, d);
+      on_answer(policy_, ev, state, d);
       break;
     case event_type::survey_expired:
       if (state.survey == "sent") d.next.survey = "expired";
@@ -256,11 +326,25 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
   return d;
 }
 
+std::pair<int, int> survey_policy::score_range(std::string_view kind) noexcept {
+  if (kind == "nps") return {0, 10};
+  if (kind == "ces") return {1, 7};
+  return {1, 5};
+}
+
+int survey_policy::bad_at_or_below(std::string_view kind) const noexcept {
+  if (escalation.max_score && kind == this->kind) return *escalation.max_score;
+  if (kind == "nps") return 6;
+  if (kind == "ces") return 3;
+  return 2;
+}
+
 json to_json(const ticket_state& s) {
   json j = {{"known", s.known},        {"status", s.status},       {"language", s.language},
             {"category", s.category},  {"sentiment", s.sentiment}, {"priority", to_string(s.prio)},
             {"requester_email", s.requester_email}, {"survey", s.survey}, {"solve_count", s.solve_count},
-            {"corrections", s.corrections}};
+            {"corrections", s.corrections}, {"subject", s.subject}, {"problem", s.problem},
+            {"requester_name", s.requester_name}, {"survey_score", s.survey_score}};
   if (s.solved_at) j["solved_at"] = format_rfc3339(*s.solved_at);
   if (s.last_event_at) j["last_event_at"] = format_rfc3339(*s.last_event_at);
   return j;
@@ -283,6 +367,10 @@ ticket_state ticket_state_from_json(const json& j) {
   str("sentiment", s.sentiment);
   str("requester_email", s.requester_email);
   str("survey", s.survey);
+  str("subject", s.subject);
+  str("problem", s.problem);
+  str("requester_name", s.requester_name);
+  if (auto it = j.find("survey_score"); it != j.end()) s.survey_score = *it;
   if (auto it = j.find("priority"); it != j.end() && it->is_string())
     s.prio = priority_from_string(it->get<std::string>()).value_or(priority::normal);
   if (auto it = j.find("solve_count"); it != j.end() && it->is_number_integer()) s.solve_count = it->get<int>();
