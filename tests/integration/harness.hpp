@@ -49,6 +49,7 @@ using steady = std::chrono::steady_clock;
 // Two distinct Standard Webhooks secrets (24 random bytes each, base64).
 inline constexpr std::string_view inbound_secret = "whsec_C2FzZGZnaGprbDtxd2VydHl1aW9wMTIz";
 inline constexpr std::string_view outbound_secret = "whsec_b3V0Ym91bmQtYWN0aW9ucy1zZWNyZXQtMDA=";
+inline constexpr std::string_view survey_link_secret = "survey links secret, test only";
 inline constexpr std::string_view tenant_id = "acme";
 inline constexpr std::string_view host_id = "generic";
 
@@ -258,7 +259,12 @@ inline json make_config(const config_options& o) {
            json::array({{{"id", tenant_id},
                          {"hosts", json::array({host})},
                          {"policy",
-                          {{"survey", {{"enabled", true}, {"kind", "csat"}, {"delay_s", o.survey_delay_s.value_or(1)}}},
+                          {{"survey",
+                            {{"enabled", true},
+                             {"kind", "csat"},
+                             {"delay_s", o.survey_delay_s.value_or(1)},
+                             {"link_secret", survey_link_secret},
+                             {"escalation", {{"owner", "lead"}, {"group", "Escalations"}}}}},
                            {"write_fields", true},
                            {"explain_in_note", true},
                            {"routing", {{"billing", "Billing"}, {"outage", "Operations"}}}}},

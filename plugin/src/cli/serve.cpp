@@ -65,6 +65,7 @@ int run_serve(const serve_options& o) {
     std::cerr << "closeloop: cannot write port file " << sc.port_file << "\n";
     return 1;
   }
+  (*svc)->set_bound_base_url(scheme + "://" + sc.listen + ":" + std::to_string(*port));
   std::cout << "closeloop " << CLOSELOOP_VERSION_STRING << " listening on " << scheme << "://" << sc.listen << ":"
             << *port << " (store " << (*svc)->cfg().store.path << ")" << std::endl;
   server::worker w(**svc);

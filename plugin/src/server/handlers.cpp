@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/survey.hpp"
+
 namespace closeloop::server {
 namespace {
 
@@ -66,6 +68,8 @@ struct delivery : std::enable_shared_from_this<delivery> {
   std::size_t remaining = 0;
   bool any_new = false;
   bool explain = false;
+  adapters::adapter* host_adapter = nullptr;  // set for ?apply=host: the host applies immediate actions
+  json host_actions = json::array();
   std::mutex mu;
 
   void done(std::size_t index, const event& ev, result<ingest_result> r) {
@@ -84,6 +88,8 @@ struct delivery : std::enable_shared_from_this<delivery> {
                         {"type", to_string(ev.type)},        {"duplicate", r->duplicate},
                         {"event_seq", r->event_seq},         {"actions", std::move(actions)}};
       if (explain) results[index]["log"] = r->log;
+      if (host_adapter)
+        for (const auto& a : r->actions) host_actions.push_back(adapters::action_for_host(*host_adapter, a));
       any_new = any_new || !r->duplicate;
       svc->stats().inc("closeloop_events_total", "tenant=\"" + label_value(ev.tenant) + "\",result=\"" +
                                                      (r->duplicate ? "duplicate" : "accepted") + "\"");
@@ -104,6 +110,10 @@ struct delivery : std::enable_shared_from_this<delivery> {
     }
     // 202: stored, work pending. 200: every event was already known (a redelivery).
     json body = {{"status", any_new ? "accepted" : "duplicate"}, {"events", results}};
+    if (host_adapter) {
+      body["duplicate"] = !any_new;
+      body["actions"] = std::move(host_actions);
+    }
     respond(json_response(req, any_new ? http::status::accepted : http::status::ok, body));
   }
 };
@@ -153,13 +163,19 @@ void handle_webhook(const http_request& req, services& svc, const std::string& t
   {
     std::string_view target = req.target();
     auto q = target.find('?');
-    d->explain = q != std::string_view::npos && target.substr(q).find("explain=1") != std::string_view::npos;
+    std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q);
+    d->explain = query.find("explain=1") != std::string_view::npos;
+    // ?apply=host: the (signed) caller applies immediate actions inside its own request, as the
+    // RT extension's bridge door does; they are recorded as applied and come back rendered.
+    if (query.find("apply=host") != std::string_view::npos) d->host_adapter = ad;
   }
+  ingest_options opts;
+  opts.immediate_applied_by_host = d->host_adapter != nullptr;
   d->remaining = events->size();
   auto decide = svc.decider(*t);
   for (std::size_t i = 0; i < events->size(); ++i) {
     event ev = (*events)[i];
-    svc.db().ingest_async(ev, decide, ingest_options{}, [d, i, ev](result<ingest_result> r) {
+    svc.db().ingest_async(ev, decide, opts, [d, i, ev](result<ingest_result> r) {
       auto shared = std::make_shared<result<ingest_result>>(std::move(r));
       d->svc->post([d, i, ev, shared] { d->done(i, ev, std::move(*shared)); });
     });
@@ -197,6 +213,10 @@ void handle_request(const http_request& req, services& svc, respond_fn respond) 
   std::string_view path = target.substr(0, target.find('?'));
   if (auto route = webhook_route(target)) {
     handle_webhook(req, svc, route->first, route->second, std::move(respond));
+    return;
+  }
+  if (path.starts_with("/s/") && path.size() > 3) {
+    survey::handle(req, svc, std::move(respond));
     return;
   }
   bool get = req.method() == http::verb::get || req.method() == http::verb::head;

@@ -40,6 +40,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
   m.describe("closeloop_outbox_pending", "gauge", "Outbox actions waiting to run.");
   m.describe("closeloop_outbox_failed", "gauge", "Outbox actions that failed for good.");
   m.describe("closeloop_timers_pending", "gauge", "Deferred work (e.g. surveys) waiting for its time.");
+  m.describe("closeloop_survey_page_total", "counter", "Survey page requests, by result (shown, answered, already_answered, bad_score, invalid_link, expired).");
   return s;
 }
 
@@ -59,6 +60,25 @@ decide_fn services::decider(const tenant_runtime& t) const {
   const engine* eng = t.eng.get();
   const clock* clk = &clock_;
   return [eng, clk](const event& ev, const ticket_state& st) { return eng->decide(ev, st, *clk); };
+}
+
+std::string services::public_base_url() const {
+  std::string url = cfg_.server.public_base_url;
+  if (url.empty()) {
+    std::lock_guard lk(base_mu_);
+    url = bound_base_url_;
+  }
+  if (url.empty()) {
+    url = std::string(cfg_.server.tls ? "https://" : "http://") + cfg_.server.listen + ":" +
+          std::to_string(cfg_.server.port);
+  }
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+void services::set_bound_base_url(std::string url) {
+  std::lock_guard lk(base_mu_);
+  bound_base_url_ = std::move(url);
 }
 
 }  // namespace closeloop::server

@@ -3,6 +3,7 @@
 // the store, one engine + classifier per tenant, one adapter per configured host, metrics.
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "closeloop/clock.hpp"
@@ -36,6 +37,11 @@ class services {
   adapters::adapter* adapter_for(std::string_view tenant, std::string_view host);
   decide_fn decider(const tenant_runtime& t) const;
 
+  // Where customers reach this server (survey links): server.public_base_url, or else the
+  // address serve actually listens on (set once bound), without a trailing '/'.
+  std::string public_base_url() const;
+  void set_bound_base_url(std::string url);
+
   // Where store completions continue (the HTTP server's threads), so the store's committer thread
   // only commits. Without an executor the work runs inline.
   using task = std::function<void()>;
@@ -51,6 +57,8 @@ class services {
   std::unique_ptr<store> db_;
   system_clock clock_;
   std::function<void(task)> post_;
+  mutable std::mutex base_mu_;
+  std::string bound_base_url_;
   metrics metrics_;
   std::map<std::string, tenant_runtime, std::less<>> tenants_;
 };

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/retry.hpp"
+#include "server/survey.hpp"
 
 namespace closeloop::server {
 
@@ -84,12 +85,18 @@ int worker::run_actions() {
     return 0;
   }
   for (const auto& item : *claimed) {
-    const action& a = item.act;
+    action a = item.act;
     adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
     std::string vendor = ad ? std::string(ad->vendor()) : "none";
-    adapters::action_outcome out =
-        ad ? ad->execute(a)
-           : adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
+    adapters::action_outcome out;
+    if (!ad) {
+      out = adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
+    } else if (auto ready = a.type == action_type::send_survey ? survey::prepare_invitation(svc_, a) : result<void>{};
+               !ready) {
+      out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
+    } else {
+      out = ad->execute(a);
+    }
     const char* outcome_label = "done";
     now = svc_.clk().now();
     if (out.k == adapters::action_outcome::kind::done) {
