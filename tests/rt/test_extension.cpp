@@ -484,10 +484,24 @@ void check_survey(const std::string& mode) {
   CHECK(db.survey_timers(first) == strings{"pending"});
 }
 
-// Runs `perl` with RT's and the extension's lib dirs; returns (status, output).
+// Runs `perl` with RT's and the extension's lib dirs and a logger that prints "log <level>:
+// <message>" lines; returns (status, stdout+stderr).
 std::pair<int, std::string> perl(const std::string& code) {
+  const std::string prelude =
+      "package StubLogger; sub new { bless {}, shift } our $AUTOLOAD;"
+      " sub AUTOLOAD { my $l = $AUTOLOAD; $l =~ s/.*:://; return if $l eq 'DESTROY'; print \"log $l: $_[1]\\n\" }"
+      " package main; $RT::Logger = StubLogger->new;\n";
   return run("perl -I/usr/share/request-tracker5/lib -I" + shell_quote(source_dir + "/manifests/request_tracker/lib") +
-             " -MRT -MRT::Extension::CloseLoop -e " + shell_quote(code));
+             " -MRT -MRT::Extension::CloseLoop -e " + shell_quote(prelude + code));
+}
+
+// The bridge call of the extension, from Perl: prints "ok" or "error: <message>".
+std::pair<int, std::string> perl_bridge_call(const std::string& url, const std::string& secret) {
+  return perl("my ($r, $e) = RT::Extension::CloseLoop->_call_bridge({ bridge_url => q{" + url +
+              "}, bridge_secret => q{" + secret +
+              "}, timeout => 2 }, q{{\"event\":\"rt.transaction\",\"ticket_id\":1,\"transaction_id\":1,"
+              "\"type\":\"Create\",\"created\":\"2026-11-20 10:00:00\"}});"
+              " print $r ? \"ok\\n\" : \"error: $e\\n\";");
 }
 
 }  // namespace
@@ -556,6 +570,18 @@ TEST_CASE("RT extension settings: the bridge signature is the request_tracker ad
   CHECK_THAT(output, Catch::Contains(expected));
 }
 
+TEST_CASE("RT extension settings: an unreachable bridge is retried once, then logged with the status",
+          "[rt][extension][settings]") {
+  const auto [status, output] =
+      perl_bridge_call("http://127.0.0.1:" + std::to_string(free_port()) + "/webhooks/acme/rt", bridge_secret);
+  INFO(output);
+  REQUIRE(status == 0);
+  CHECK_THAT(output, Catch::Contains("log warning: closeloop: POST http://127.0.0.1:"));
+  CHECK_THAT(output, Catch::Contains("retrying once"));
+  CHECK_THAT(output, Catch::Contains("error: POST http://127.0.0.1:") &&
+                         Catch::Contains("/webhooks/acme/rt?apply=host failed: HTTP 599"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // [native]: libcloseloop.so inside RT
 
@@ -602,6 +628,18 @@ TEST_CASE("RT extension bridge: an urgent billing ticket gets priority, fields a
 TEST_CASE("RT extension bridge: resolve schedules the survey, resolve then reopen cancels it",
           "[rt][extension][bridge]") {
   check_survey("bridge");
+}
+
+TEST_CASE("RT extension bridge: serve's refusal is reported with its status and message", "[rt][extension][bridge]") {
+  const auto& e = setup("bridge");
+  const std::string url = "http://127.0.0.1:" + std::to_string(e.serve_port) + "/webhooks/" + tenant + "/" + host;
+  const auto [status, output] = perl_bridge_call(url, "not the secret, but 16+ chars");
+  INFO(output);
+  REQUIRE(status == 0);
+  CHECK_THAT(output, Catch::Contains("error: POST " + url + "?apply=host failed: HTTP 401 "));
+  CHECK_THAT(output, !Catch::Contains("retrying"));  // a 4xx is not retried
+  // With the right secret the same call is accepted (a new event for ticket 1, transaction 1).
+  CHECK_THAT(perl_bridge_call(url, bridge_secret).second, Catch::Contains("ok"));
 }
 
 int main(int argc, char* argv[]) {
