@@ -10,6 +10,7 @@ use Digest::SHA ();
 use File::Basename ();
 use File::Spec ();
 use HTTP::Tiny ();
+use Time::HiRes ();
 use JSON ();
 
 =head1 NAME
@@ -387,10 +388,17 @@ sub _call_native {
     my ( $class, $settings, $body ) = @_;
     my ( $h, $error ) = $class->_native_handle($settings);
     return ( undef, $error ) unless $h;
-    my ( $out, $err ) = ( undef, undef );
-    my $status = $native{fn}{closeloop_on_host_payload}->call( $h, $settings->{tenant}, $settings->{host}, $body, \$out, \$err );
-    my $result  = _take_string($out);
-    my $message = _take_string($err);
+    my ( $status, $result, $message );
+    for my $attempt ( 1, 2 ) {
+        my ( $out, $err ) = ( undef, undef );
+        $status  = $native{fn}{closeloop_on_host_payload}->call( $h, $settings->{tenant}, $settings->{host}, $body, \$out, \$err );
+        $result  = _take_string($out);
+        $message = _take_string($err);
+        # CLOSELOOP_E_STORE (3) is retryable: the store may be busy with another RT worker or serve.
+        last unless $status == 3 && $attempt == 1;
+        RT->Logger->warning( "closeloop: closeloop_on_host_payload: store busy (" . ( $message // '' ) . "), retrying once" );
+        Time::HiRes::sleep(0.2);
+    }
     if ( $status != 0 ) {
         my $name = $native{fn}{closeloop_status_name}->call($status) // $status;
         return ( undef, "closeloop_on_host_payload failed: $name: " . ( $message // 'no message' ) );
