@@ -495,6 +495,10 @@ result<std::vector<event>> request_tracker_adapter::translate(const inbound_requ
         if (to.empty()) return bad_payload(where + ".new", "required for a Status transaction (the new status)");
         if (to == "resolved") {
           ev.type = event_type::ticket_solved;
+          // The scrip adds the agent's last reply, from which closeloop may draft a KB article.
+          auto resolution = r.optional_string("resolution");
+          if (!resolution) return std::move(resolution).err();
+          if (!resolution->empty()) ev.data = {{"resolution", std::move(resolution).value()}};
         } else if (inactive_status(to)) {
           ev.type = event_type::ticket_closed;
         } else if (inactive_status(from)) {

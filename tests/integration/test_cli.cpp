@@ -52,6 +52,15 @@ TEST_CASE("closeloop doctor names an unreachable host and exits 1", "[integratio
   auto offline = run_command({binary, "doctor", "--config", cfg.string(), "--db", db, "--offline"}, dir.path());
   INFO(offline.all());
   CHECK(offline.exit_code() == 0);
+
+  // Surveys enabled without a link secret: no invitation could be sent, and doctor says why.
+  json no_secret = make_config(co);
+  no_secret["tenants"][0]["policy"]["survey"].erase("link_secret");
+  write_text(cfg, no_secret.dump(2));
+  auto secretless = run_command({binary, "doctor", "--config", cfg.string(), "--db", db, "--offline"}, dir.path());
+  INFO(secretless.all());
+  CHECK(secretless.exit_code() == 1);
+  CHECK_THAT(secretless.out, Catch::Contains("policy.survey.link_secret is not set"));
 }
 
 TEST_CASE("a configuration with an unknown key is refused, naming the key", "[integration][cli]") {

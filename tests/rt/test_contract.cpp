@@ -303,6 +303,8 @@ TEST_CASE("request_tracker: translate maps scrip payloads to canonical events", 
     CHECK(evs[0].host_event_id == "txn:43");
     CHECK(evs[0].changes == json{{"status", {{"from", "open"}, {"to", "resolved"}}}});
     CHECK(evs[0].author.role == "agent");
+    CHECK(evs[0].data["resolution"] ==
+          "The fire is out: we unplugged the printer and replaced its power supply.");
   }
   SECTION("Status resolved -> open is ticket.reopened") {
     auto evs = translate_fixture(*a, "status-reopened.json");

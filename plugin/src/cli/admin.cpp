@@ -57,6 +57,9 @@ int run_doctor(const doctor_options& o) {
                     << " (" << f.act.tenant << "/" << f.act.host << "): " << f.last_error << "\n";
     }
     for (const auto& t : cfg->tenants) {
+      if (t.pol.survey.enabled && t.pol.survey.link_secret.empty())
+        bad("tenant " + t.id + ": surveys are enabled but policy.survey.link_secret is not set, so no invitation "
+            "can carry a signed answer link (set at least 16 random characters)");
       for (const auto& h : t.hosts) {
         std::string name = "host " + t.id + "/" + h.id + " (" + h.vendor + ")";
         if (o.offline) {

@@ -357,7 +357,8 @@ result<void> prepare_invitation(services& svc, action& a) {
   const std::string link = svc.public_base_url() + "/s/" + make_token(sp.link_secret, c);
   const texts& tx = texts_for(c.language);
   const std::string subject = a.params.value("subject", "");
-  const std::string name = a.params.value("requester_name", "");
+  std::string name = a.params.value("requester_name", "");
+  if (name.find('@') != std::string::npos) name.clear();  // a bare address is no name to greet
 
   std::string body = name.empty() ? tx.greeting_anon : replace_all(tx.greeting, "{name}", name);
   body += "\n\n";
