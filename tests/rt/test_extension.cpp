@@ -193,7 +193,7 @@ json closeloop_config(const environment& e, int rt_port) {
                                       {"write_fields", true},
                                       {"explain_in_note", true}}},
                                     {"categories",
-                                     {{"billing", {"invoice", "refund", "charged", "payment"}},
+                                     {{"billing", {"invoice", "refund", "charged", "payment", "退款", "發票"}},
                                       {"outage", {"down", "outage", "error 500"}},
                                       {"account", {"password", "login"}}}}}})}};
 }
@@ -433,6 +433,8 @@ std::string check_create(const std::string& mode) {
   REQUIRE(notes.size() == 1);
   CHECK_THAT(notes[0].text, Catch::StartsWith("closeloop:"));
   CHECK_THAT(notes[0].text, Catch::Contains("billing"));
+  // The note names the level in Chinese too: UTF-8 survives the library/serve, Perl and RT.
+  CHECK_THAT(notes[0].text, Catch::Contains("(紧急)") || Catch::Contains("(重大)"));
   CHECK(notes[0].creator == "RT_System");
 
   // The comment carries the action's idempotency key in the transaction CF "closeloop key".
@@ -449,6 +451,13 @@ std::string check_create(const std::string& mode) {
   CHECK(db.outbox(id, "set_priority") == strings{"applied"});
   CHECK(db.outbox(id, "set_fields") == strings{"applied"});
   CHECK(db.outbox(id, "add_internal_note") == strings{"applied"});
+
+  // UTF-8 end to end (payload, result, CF values, the note): a Simplified Chinese ticket.
+  const std::string zh = create_ticket("重复扣款 (" + mode + ")", "我的账单被重复扣款了，请尽快退款！");
+  json tz = rest("GET", "/ticket/" + zh);
+  INFO("ticket " << zh << ": " << tz.dump());
+  CHECK(cf_values(tz, "Category") == strings{"billing"});
+  CHECK(cf_values(tz, "Language") == strings{"zh-Hans"});
   return id;
 }
 

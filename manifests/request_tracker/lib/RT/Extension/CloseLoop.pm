@@ -278,7 +278,7 @@ sub _resolve_config_paths {
     my ( $text, $config_file ) = @_;
     # closeloop_open gets the text, not the file: make the relative paths that closeloop resolves
     # against the file's folder (store.path, endpoint.ca_file) absolute here, as `serve` would.
-    my $cfg = eval { JSON->new->decode($text) };
+    my $cfg = eval { JSON->new->utf8->decode($text) };
     return $text unless ref $cfg eq 'HASH';
     my $dir = File::Basename::dirname( Cwd::abs_path($config_file) // $config_file );
     my $fix = sub {
@@ -293,7 +293,7 @@ sub _resolve_config_paths {
             $fix->( \$h->{endpoint}{ca_file} ) if ref $h eq 'HASH' && ref $h->{endpoint} eq 'HASH';
         }
     }
-    return JSON->new->canonical->encode($cfg);
+    return JSON->new->utf8->canonical->encode($cfg);
 }
 
 sub _take_string {
@@ -311,7 +311,12 @@ sub _native_handle {
     if ( $native{handle} && $native{pid} == $$ && $native{key} eq $key ) {
         return ( $native{handle} );
     }
-    if ( $native{handle} && $native{pid} != $$ ) {
+    if ( $native{handle} && $native{pid} == $$ ) {
+        # Another library or config file than the open handle's: close it, open the new one.
+        eval { $native{fn}{closeloop_close}->call( $native{handle} ); 1 };
+        delete $native{handle};
+    }
+    elsif ( $native{handle} && $native{pid} != $$ ) {
         # Inherited across fork (rt-server preforks): the parent's store threads do not exist
         # here, so the handle is dropped, never closed, and this worker opens its own.
         %native = ( ffi => $native{ffi}, fn => $native{fn}, library => $native{library} );
