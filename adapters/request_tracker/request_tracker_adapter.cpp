@@ -832,6 +832,10 @@ action_outcome request_tracker_adapter::post_message(const action& a, const std:
     }
   }
   json msg = {{"Content", body}, {"ContentType", "text/plain"}};
+  // A survey invitation carries its own mail subject; other messages keep the ticket's.
+  if (a.type == action_type::send_survey) {
+    if (auto subject = string_param(a, "subject"); !subject.empty()) msg["Subject"] = subject;
+  }
   if (marked) msg["TxnCustomFields"] = {{key_cf->second, a.idempotency_key}};
   auto r = call("POST", "/ticket/" + a.ticket_id + "/" + kind, &msg);
   if (!ok(r)) return outcome_of(r);

@@ -216,7 +216,7 @@ void on_timer(const policy& pol, const event& ev, const ticket_state& state, con
   d.actions.push_back(make_action(ev, action_type::send_survey, ticket_key(ev, "survey/send"),
                                   {{"survey", kind_name},
                                    {"language", state.language.empty() ? "en" : state.language},
-                                   {"subject", state.subject},
+                                   {"ticket_subject", state.subject},
                                    {"requester_name", state.requester_name}},
                                   false));
   d.next.survey = "sent";

@@ -356,7 +356,7 @@ result<void> prepare_invitation(services& svc, action& a) {
   c.expires = unix_seconds(svc.clk().now()) + sp.link_ttl.count();
   const std::string link = svc.public_base_url() + "/s/" + make_token(sp.link_secret, c);
   const texts& tx = texts_for(c.language);
-  const std::string subject = a.params.value("subject", "");
+  const std::string subject = a.params.value("ticket_subject", "");
   std::string name = a.params.value("requester_name", "");
   if (name.find('@') != std::string::npos) name.clear();  // a bare address is no name to greet
 
