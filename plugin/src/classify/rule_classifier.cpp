@@ -7,35 +7,10 @@
 #include <string_view>
 
 #include "closeloop/classifier.hpp"
+#include "closeloop/language.hpp"
 
 namespace closeloop {
 namespace {
-
-// Decode one UTF-8 code point; invalid bytes are skipped as U+FFFD.
-char32_t next_code_point(std::string_view s, std::size_t& i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || i + len > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  char32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
-
-bool is_han(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0xF900 && cp <= 0xFAFF);
-}
-bool is_latin_letter(char32_t cp) { return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'); }
-
-// Characters that exist only in Traditional Chinese (their Simplified forms differ). Enough to
-// tell zh-Hant from zh-Hans on support text; the classification issue brings OpenCC + CLD2.
-constexpr std::u32string_view traditional_only =
-    U"這個們來對說時會為與後發無問題還沒麼點開關係務帳單號碼費誤錯綫線請謝幫應該買賣從當愛讓體經過現處理態實際";
-constexpr std::u32string_view simplified_only =
-    U"这个们来对说时会为与后发无问题还没么点开关系务帐单号码费误错线请谢帮应该买卖从当爱让体经过现处理态实际";
 
 std::string lower_ascii(std::string_view s) {
   std::string out(s);
@@ -44,26 +19,7 @@ std::string lower_ascii(std::string_view s) {
   return out;
 }
 
-std::string detect_language(std::string_view text) {
-  std::size_t han = 0, latin = 0, trad = 0, simp = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    char32_t cp = next_code_point(text, i);
-    if (is_han(cp)) {
-      ++han;
-      // A character present in both lists (e.g. 处理 appears in both spellings) counts for neither.
-      bool t = traditional_only.find(cp) != std::u32string_view::npos;
-      bool s = simplified_only.find(cp) != std::u32string_view::npos;
-      if (t && !s) ++trad;
-      if (s && !t) ++simp;
-    } else if (is_latin_letter(cp)) {
-      ++latin;
-    }
-  }
-  if (han == 0 && latin == 0) return "und";
-  // Han characters carry roughly 3x the information of a Latin letter.
-  if (han * 3 >= latin) return trad > simp ? "zh-Hant" : "zh-Hans";
-  return "en";
-}
+std::string detect_language(std::string_view text) { return identify_language(text).tag; }
 
 bool contains(std::string_view haystack, std::string_view needle) {
   return !needle.empty() && haystack.find(needle) != std::string_view::npos;
