@@ -447,7 +447,9 @@ void handle(const http_request& req, services& svc, respond_fn respond) {
   ev.tenant = c.tenant;
   ev.host = c.host;
   ev.ticket_id = c.ticket;
-  ev.host_event_id = "survey:" + c.kind;  // one answer per ticket and survey
+  // One answer per ticket and survey. Event ids are unique per tenant and host (not per ticket),
+  // so the ticket is part of it: otherwise every later ticket's answer is a "duplicate" of the first.
+  ev.host_event_id = "survey:" + c.ticket + ":" + c.kind;
   ev.occurred_at = svc.clk().now();
   ev.author.role = "customer";
   ev.data = {{"survey", c.kind}, {"score", *score}, {"language", c.language}};
