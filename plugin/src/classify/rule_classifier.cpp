@@ -8,6 +8,7 @@
 
 #include "closeloop/classifier.hpp"
 #include "closeloop/language.hpp"
+#include "closeloop/sentiment.hpp"
 
 namespace closeloop {
 namespace {
@@ -107,10 +108,13 @@ classification rule_classifier::classify(const event& ev) const {
   const std::string text = lower_ascii(ev.subject + "\n" + ev.text);
   out.language = detect_language(text);
 
+  // Sentiment: the general lexicon (negation, degree, contrast), plus support-desk phrases it
+  // does not know ("charged twice", "还是不行") that tilt the score.
   int neg = 0, pos = 0;
   for (const auto& c : negative_cues) neg += contains(text, c.text) ? c.weight : 0;
   for (const auto& c : positive_cues) pos += contains(text, c.text) ? c.weight : 0;
-  if (neg + pos > 0) out.sentiment_score = static_cast<double>(pos - neg) / (pos + neg);
+  const sentiment_result general = score_sentiment(ev.subject + "\n" + ev.text, out.language);
+  out.sentiment_score = std::clamp(general.score + 0.15 * (pos - neg), -1.0, 1.0);
   out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
 
   // Category: the configured category with the most keyword hits.

@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "closeloop/sentiment.hpp"
+
+using namespace closeloop;
+
+TEST_CASE("sentiment: English polarity, negation, degree and contrast", "[unit][sentiment]") {
+  CHECK(score_sentiment("The support was excellent and very helpful.", "en").label == "positive");
+  CHECK(score_sentiment("This is the worst service I have ever had.", "en").label == "negative");
+  CHECK(score_sentiment("The fix is not good.", "en").label == "negative");
+  CHECK(score_sentiment("Not bad at all.", "en").score > 0);
+  CHECK(score_sentiment("very good", "en").score > score_sentiment("good", "en").score);
+  CHECK(score_sentiment("The agent was nice but the problem is still broken and useless.", "en").label == "negative");
+  CHECK(score_sentiment("Slow at first, but in the end great help.", "en").label == "positive");
+  CHECK(score_sentiment("Please reset my password.", "en").label == "neutral");
+  auto r = score_sentiment("Terrible, awful experience!!!", "en");
+  CHECK(r.score < -0.5);
+  CHECK_FALSE(r.cues.empty());
+}
+
+TEST_CASE("sentiment: Chinese, Simplified and Traditional, with negation", "[unit][sentiment]") {
+  CHECK(score_sentiment("服务很好，非常满意", "zh-Hans").label == "positive");
+  CHECK(score_sentiment("太差了，很失望", "zh-Hans").label == "negative");
+  CHECK(score_sentiment("不好用", "zh-Hans").label == "negative");
+  CHECK(score_sentiment("送餐很快，但是菜都凉了，太咸", "zh-Hans").label == "negative");
+  CHECK(score_sentiment("服務很好，非常滿意", "zh-Hant").label == "positive");
+  CHECK(score_sentiment("態度很差，很失望", "zh-Hant").label == "negative");
+}
+
+TEST_CASE("sentiment: bad input gives a bounded answer", "[unit][sentiment]") {
+  CHECK(score_sentiment("", "en").label == "neutral");
+  CHECK(score_sentiment("\xff\xfe\xfd", "en").label == "neutral");
+  std::string flood;
+  for (int i = 0; i < 100000; ++i) flood += "\xF0\x9F\x98\xA1";  // 400 KB of emoji
+  CHECK(score_sentiment(flood, "und").label == "neutral");
+  std::string huge(1 << 20, 'x');
+  CHECK_FALSE(score_sentiment(huge + " great", "en").label.empty());
+  CHECK(score_sentiment(huge, "zh-Hant").label == "neutral");
+}
