@@ -1,0 +1,128 @@
+#pragma once
+// A tenant's category model: an ensemble of a few fastText supervised models (word + character
+// n-grams, different seeds and settings, probabilities averaged), trained in-process from
+// (text, label) examples, quantised, saved as one file. It says how sure it is:
+//   - confidence bands High / Medium / Low, with thresholds calibrated on a held-out slice so
+//     that High is right about 95 % of the time and Medium about 80 %;
+//   - "needs review" (the reject label, `other` or the data's own `oos`) below a threshold;
+//   - an activation gate measured on the held-out slice (>= 30 % High and >= 60 % Medium or
+//     better): below it the model only suggests and the host's field is not written.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "closeloop/dataset.hpp"
+#include "closeloop/result.hpp"
+
+namespace closeloop {
+
+enum class confidence_band { low, medium, high };
+const char* to_string(confidence_band b) noexcept;
+
+// Tokens the model sees: lower-case, punctuation split off, digits kept, each CJK character its
+// own token (Chinese has no spaces; word bigrams then give character bigrams), full-width ASCII
+// folded, U+FEFF/controls dropped. Capped at max_text_bytes of input.
+std::string normalize_for_category(std::string_view text);
+
+struct category_member_settings {
+  int dim = 100;
+  int epoch = 40;
+  double lr = 0.5;
+  int word_ngrams = 2;
+  int minn = 3, maxn = 5;  // character n-grams (0 = none)
+  int bucket = 200000;
+  int seed = 1;
+};
+
+struct category_train_options {
+  std::vector<category_member_settings> members = default_members();
+  int threads = 2;              // members are trained in parallel, one thread each (deterministic)
+  double holdout = 0.15;        // stratified share held out to calibrate thresholds and the gate
+  unsigned split_seed = 77;
+  bool quantize = true;         // product quantisation, pruned to fit `max_model_bytes`
+  std::size_t max_model_bytes = 2 * 1024 * 1024;
+  // Calibration targets: the precision of predictions in each band on the held-out slice.
+  double high_precision = 0.95, medium_precision = 0.70;  // High: cumulative; Medium: the band alone
+  std::string reject_label;     // default: "oos" if the data has it, else "other"
+  // Progress: (stage, done, total), called from the training thread(s) serially.
+  std::function<void(std::string_view, std::size_t, std::size_t)> progress;
+
+  static std::vector<category_member_settings> default_members();
+};
+
+struct category_thresholds {
+  double high = 0.9;    // probability >= high: High
+  double medium = 0.5;  // >= medium: Medium, else Low
+  double reject = 0.0;  // < reject: the reject label ("needs review")
+};
+
+struct activation_gate {
+  std::size_t n = 0;              // held-out examples it was measured on
+  double accuracy = 0;            // on the held-out slice (before rejection)
+  double high_share = 0;          // share of held-out predictions in High
+  double medium_or_better = 0;    // share in Medium or High
+  bool active = false;            // high_share >= 0.30 && medium_or_better >= 0.60
+};
+
+struct category_prediction {
+  std::string label;         // the top label, or the reject label below thresholds().reject
+  std::string top_label;     // the model's top label even when rejected
+  double probability = 0;    // of top_label (ensemble average)
+  confidence_band band = confidence_band::low;
+  bool needs_review = false; // rejected, or the model is not active (suggest only)
+};
+
+// Figures from calibrating on labelled data that contains the reject label (e.g. CLINC150 `oos`).
+struct reject_calibration {
+  double threshold = 0;
+  double in_scope_accuracy = 0;  // in-scope examples given their own label
+  double oos_recall = 0;         // reject-label examples rejected (or predicted as the reject label)
+  std::size_t n_in_scope = 0, n_oos = 0;
+};
+
+class category_model {
+ public:
+  category_model();
+  ~category_model();
+  category_model(category_model&&) noexcept;
+  category_model& operator=(category_model&&) noexcept;
+
+  // Trains members on (1 - holdout) of the data, calibrates the bands and the gate on the
+  // holdout, then retrains the members on all of it. Needs >= 2 labels.
+  static result<category_model> train(const std::vector<labelled_text>& examples, const category_train_options& opt);
+  static result<category_model> load(const std::string& path);
+  static result<category_model> load_from_memory(std::string_view bytes);
+  result<void> save(const std::string& path) const;
+  std::string serialize() const;
+
+  category_prediction predict(std::string_view text) const;
+  // Ensemble probabilities over labels(), in the order of labels().
+  std::vector<float> probabilities(std::string_view text) const;
+  // Raw fastText prediction of the first member only, on already-normalised text (the reference
+  // for speed measurements).
+  std::string predict_raw_first_member(std::string_view normalized_text) const;
+
+  // Picks thresholds().reject on labelled data containing the reject label: the threshold that
+  // maximises in-scope accuracy + oos recall, preferring oos recall >= min_oos_recall while
+  // in-scope accuracy stays >= min_in_scope. Stores it and returns the figures.
+  reject_calibration calibrate_reject(const std::vector<labelled_text>& examples, double min_in_scope = 0.90,
+                                      double min_oos_recall = 0.60);
+
+  const std::vector<std::string>& labels() const;
+  const category_thresholds& thresholds() const;
+  void set_thresholds(const category_thresholds& t);
+  const activation_gate& gate() const;
+  const std::string& reject_label() const;
+  std::size_t members() const;
+  std::size_t serialized_bytes() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace closeloop

@@ -1,0 +1,795 @@
+// The category model: an ensemble of fastText supervised models; see category_model.hpp.
+#include "closeloop/category_model.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include <fasttext/fasttext.h>
+#include <nlohmann/json.hpp>
+
+namespace closeloop {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view file_magic = "CLOSELOOP-CATEGORY-MODEL 1\n";
+constexpr std::size_t max_tokens = 2000;  // tokens per text seen by the model
+constexpr std::string_view label_prefix = "__label__";
+constexpr std::size_t max_quantized_rows = 8000;
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+
+char32_t decode(std::string_view s, std::size_t& i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    ++i;
+    return 0xFFFD;
+  }
+  char32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+  for (std::size_t k = 1; k < n; ++k) {
+    auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  i += n;
+  return cp;
+}
+
+void encode(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Simple lower-casing for the scripts a helpdesk meets most (Latin, Greek, Cyrillic).
+char32_t to_lower(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if (c < 0x80) return c;
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 32;
+  if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+    bool odd_is_lower = (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177);
+    if (odd_is_lower) return (c % 2 == 0) ? c + 1 : c;
+    return (c % 2 == 1) ? c + 1 : c;  // 0x139..0x148, 0x179..0x17E: even is lower
+  }
+  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
+  if (c >= 0x410 && c <= 0x42F) return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
+}
+
+bool is_cjk_char(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF) ||
+         (c >= 0x20000 && c <= 0x2FA1F) || (c >= 0x3040 && c <= 0x30FF) || (c >= 0xAC00 && c <= 0xD7AF);
+}
+bool is_emoji(char32_t c) { return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF); }
+bool is_separator(char32_t c) {
+  if (c < 0x80) return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+  return (c >= 0x80 && c <= 0xBF) || c == 0xD7 || c == 0xF7 || (c >= 0x2000 && c <= 0x206F) ||
+         (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF65) ||
+         c == 0xFEFF || c == 0xFFFD || (c >= 0xFE00 && c <= 0xFE0F) || c == 0x200D;
+}
+
+std::string label_token(std::size_t i) { return std::string(label_prefix) + std::to_string(i); }
+
+// ---------------------------------------------------------------------------------------------
+// Checksums and temp files
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+class temp_file {
+ public:
+  explicit temp_file(std::string_view tag) {
+    static std::atomic<unsigned> counter{0};
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("closeloop-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+             "-" + std::to_string(rd()));
+  }
+  ~temp_file() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+json settings_to_json(const category_member_settings& s) {
+  return {{"dim", s.dim},     {"epoch", s.epoch}, {"lr", s.lr},         {"word_ngrams", s.word_ngrams},
+          {"minn", s.minn},   {"maxn", s.maxn},   {"bucket", s.bucket}, {"seed", s.seed}};
+}
+category_member_settings settings_from_json(const json& j) {
+  category_member_settings s;
+  s.dim = j.value("dim", s.dim);
+  s.epoch = j.value("epoch", s.epoch);
+  s.lr = j.value("lr", s.lr);
+  s.word_ngrams = j.value("word_ngrams", s.word_ngrams);
+  s.minn = j.value("minn", s.minn);
+  s.maxn = j.value("maxn", s.maxn);
+  s.bucket = j.value("bucket", s.bucket);
+  s.seed = j.value("seed", s.seed);
+  return s;
+}
+
+struct scored {
+  float p;
+  bool correct;
+};
+
+// Smallest probability t such that predictions with p >= t are right at least `target` of the
+// time (the largest such top slice); 1.01 when no slice reaches the target.
+double precision_threshold(std::vector<scored> v, double target) {
+  std::sort(v.begin(), v.end(), [](const scored& a, const scored& b) { return a.p > b.p; });
+  std::size_t right = 0, best = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    right += v[i].correct ? 1 : 0;
+    if (static_cast<double>(right) >= target * static_cast<double>(i + 1)) best = i + 1;
+  }
+  if (best == 0) return 1.01;
+  // Break ties: everything with the same probability as the last kept one is in.
+  return v[best - 1].p;
+}
+
+// Smallest probability t such that predictions with t <= p < high (the Medium band alone) are
+// right at least `target` of the time; `high` when no such slice exists.
+double slice_threshold(std::vector<scored> v, double high, double target) {
+  std::sort(v.begin(), v.end(), [](const scored& a, const scored& b) { return a.p > b.p; });
+  std::size_t right = 0, n = 0;
+  double best = high;
+  for (const auto& s : v) {
+    if (s.p >= high) continue;
+    ++n;
+    right += s.correct ? 1 : 0;
+    if (static_cast<double>(right) >= target * static_cast<double>(n)) best = s.p;
+  }
+  return best;
+}
+
+}  // namespace
+
+const char* to_string(confidence_band b) noexcept {
+  switch (b) {
+    case confidence_band::high: return "high";
+    case confidence_band::medium: return "medium";
+    case confidence_band::low: return "low";
+  }
+  return "low";
+}
+
+std::string normalize_for_category(std::string_view text) {
+  if (text.size() > max_text_bytes) text = text.substr(0, max_text_bytes);
+  std::string out;
+  out.reserve(text.size() + 16);
+  std::size_t tokens = 0;
+  bool in_word = false;
+  auto end_word = [&] {
+    if (in_word) {
+      out += ' ';
+      ++tokens;
+      in_word = false;
+    }
+  };
+  for (std::size_t i = 0; i < text.size() && tokens < max_tokens;) {
+    char32_t c = decode(text, i);
+    if (c >= 0xFF01 && c <= 0xFF5E) c -= 0xFEE0;  // full-width ASCII
+    c = to_lower(c);
+    if (c == '\'' && in_word && i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
+      out += '\'';
+      continue;
+    }
+    if (c == '?' || c == '!') {
+      end_word();
+      out += static_cast<char>(c);
+      out += ' ';
+      ++tokens;
+      continue;
+    }
+    if (is_cjk_char(c) || is_emoji(c)) {
+      end_word();
+      encode(c, out);
+      out += ' ';
+      ++tokens;
+      continue;
+    }
+    if (is_separator(c) || c < 0x20) {
+      end_word();
+      continue;
+    }
+    encode(c, out);
+    in_word = true;
+  }
+  end_word();
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+std::vector<category_member_settings> category_train_options::default_members() {
+  std::vector<category_member_settings> m(3);
+  // Tuned on a banking77 hold-out (tests/bench/README.md): 50 dimensions and 20 epochs keep
+  // training of 10k texts within seconds; the members differ in n-grams so they err differently.
+  for (auto& s : m) {
+    s.dim = 50;
+    s.epoch = 20;
+  }
+  m[0].seed = 1;  // words, word bigrams, character 3..5-grams
+  m[1].seed = 2;  // words and word bigrams only
+  m[1].minn = 0;
+  m[1].maxn = 0;
+  m[2].seed = 3;  // words and character 2..4-grams
+  m[2].word_ngrams = 1;
+  m[2].minn = 2;
+  m[2].maxn = 4;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct category_model::impl {
+  struct member {
+    category_member_settings settings;
+    std::shared_ptr<fasttext::FastText> ft;
+    std::vector<int> to_global;  // member label id -> index in labels
+    std::string bytes;           // serialised fastText model
+  };
+  std::vector<std::string> labels;
+  std::string reject_label = "other";
+  category_thresholds thresholds;
+  activation_gate gate;
+  std::vector<member> members;
+  std::size_t trained_examples = 0;
+
+  result<void> bind(member& m) {
+    auto dict = m.ft->getDictionary();
+    m.to_global.assign(static_cast<std::size_t>(dict->nlabels()), -1);
+    for (int32_t j = 0; j < dict->nlabels(); ++j) {
+      std::string l = dict->getLabel(j);
+      if (l.compare(0, label_prefix.size(), label_prefix) != 0)
+        return make_error(errc::invalid_argument, "category model: unexpected label " + l);
+      std::size_t g = std::strtoul(l.c_str() + label_prefix.size(), nullptr, 10);
+      if (g >= labels.size()) return make_error(errc::invalid_argument, "category model: label index out of range");
+      m.to_global[static_cast<std::size_t>(j)] = static_cast<int>(g);
+    }
+    return {};
+  }
+
+  void add_probabilities(const member& m, const std::string& normalized, std::vector<float>& acc) const {
+    auto dict = m.ft->getDictionary();
+    std::istringstream in(normalized + "\n");
+    std::vector<int32_t> words, lab;
+    dict->getLine(in, words, lab);
+    if (words.empty()) return;
+    fasttext::Predictions preds;
+    m.ft->predict(static_cast<int32_t>(m.to_global.size()), words, preds, 0.0);
+    for (const auto& [logp, id] : preds) acc[static_cast<std::size_t>(m.to_global[static_cast<std::size_t>(id)])] += std::exp(logp);
+  }
+
+  std::vector<float> probabilities_normalized(const std::string& normalized) const {
+    std::vector<float> p(labels.size(), 0.0f);
+    if (normalized.empty() || members.empty()) return p;
+    for (const auto& m : members) add_probabilities(m, normalized, p);
+    const float inv = 1.0f / static_cast<float>(members.size());
+    for (auto& x : p) x *= inv;
+    return p;
+  }
+};
+
+category_model::category_model() : impl_(std::make_unique<impl>()) {}
+category_model::~category_model() = default;
+category_model::category_model(category_model&&) noexcept = default;
+category_model& category_model::operator=(category_model&&) noexcept = default;
+
+namespace {
+
+// Trains one fastText member on a prepared file. Exceptions become errors.
+result<std::shared_ptr<fasttext::FastText>> train_member(const std::string& input, const category_member_settings& s,
+                                                         const std::function<void(float)>& on_progress) {
+  fasttext::Args a;
+  a.input = input;
+  a.model = fasttext::model_name::sup;
+  a.loss = fasttext::loss_name::softmax;
+  a.dim = s.dim;
+  a.epoch = s.epoch;
+  a.lr = s.lr;
+  a.wordNgrams = s.word_ngrams;
+  a.minn = s.minn;
+  a.maxn = s.maxn;
+  a.bucket = s.bucket;
+  a.seed = s.seed;
+  a.minCount = 1;
+  a.thread = 1;
+  a.verbose = 0;
+  a.lrUpdateRate = 100;
+  auto ft = std::make_shared<fasttext::FastText>();
+  try {
+    ft->train(a, [&](float progress, float, double, double, int64_t) {
+      if (on_progress) on_progress(progress);
+    });
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_argument, std::string("category model: fastText training failed: ") + e.what());
+  }
+  return ft;
+}
+
+result<std::string> to_bytes(fasttext::FastText& ft) {
+  temp_file f("ftz");
+  try {
+    ft.saveModel(f.path());
+  } catch (const std::exception& e) {
+    return make_error(errc::internal, std::string("category model: cannot save: ") + e.what());
+  }
+  return read_all(f.path());
+}
+
+// fastText reads its own header (magic, version) only when loading from a file name.
+result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes) {
+  temp_file f("ftz");
+  {
+    std::ofstream out(f.path(), std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return make_error(errc::internal, "category model: cannot write a temp file");
+  }
+  auto ft = std::make_shared<fasttext::FastText>();
+  try {
+    ft->loadModel(f.path());
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_argument, std::string("fastText model: ") + e.what());
+  }
+  return ft;
+}
+
+// Quantises a trained member so that it fits in `budget` bytes (pruning the least important
+// embeddings), reloading the full model and pruning harder when the first try is too large.
+result<std::string> quantize_member(std::shared_ptr<fasttext::FastText>& ft, const std::string& input,
+                                    std::size_t budget) {
+  auto full = to_bytes(*ft);
+  if (!full) return full.err();
+  const int dim = ft->getDimension();
+  const std::size_t rows = static_cast<std::size_t>(ft->getInputMatrix()->size(0));
+  const std::size_t fixed = static_cast<std::size_t>(dim) * 256 * 4 + 4096 +
+                            static_cast<std::size_t>(ft->getDictionary()->nlabels()) * (dim * 4 + 24);
+  const std::size_t per_row = static_cast<std::size_t>(dim) / 2 + 1 + 12;
+  // At most max_quantized_rows embeddings are kept (the largest by norm): k-means time grows with
+  // them and the rest carry little.
+  std::size_t cutoff = std::min(max_quantized_rows, budget > fixed ? (budget - fixed) / per_row : 1000);
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    auto q = std::make_shared<fasttext::FastText>();
+    try {
+      auto loaded = from_bytes(*full);
+      if (!loaded) return loaded.err();
+      q = *loaded;
+      fasttext::Args qa;
+      qa.input = input;
+      qa.qout = false;
+      qa.qnorm = true;
+      qa.retrain = false;
+      qa.dsub = 2;
+      qa.cutoff = cutoff < rows ? cutoff : 0;
+      qa.verbose = 0;
+      q->quantize(qa);
+    } catch (const std::exception& e) {
+      return make_error(errc::internal, std::string("category model: quantisation failed: ") + e.what());
+    }
+    auto bytes = to_bytes(*q);
+    if (!bytes) return bytes.err();
+    if (bytes->size() <= budget || cutoff < 2000) {
+      ft = q;
+      return bytes;
+    }
+    cutoff = static_cast<std::size_t>(static_cast<double>(cutoff) * 0.8 * static_cast<double>(budget) /
+                                      static_cast<double>(bytes->size()));
+  }
+  return make_error(errc::internal, "category model: cannot quantise within the size budget");
+}
+
+}  // namespace
+
+result<category_model> category_model::train(const std::vector<labelled_text>& examples,
+                                             const category_train_options& opt) {
+  if (opt.members.empty()) return make_error(errc::invalid_argument, "category model: no ensemble members configured");
+  category_model model;
+  impl& m = *model.impl_;
+  // Label table (sorted, stable) and normalised texts.
+  std::map<std::string, std::size_t> label_index;
+  for (const auto& e : examples) label_index.emplace(e.label, 0);
+  if (label_index.size() < 2)
+    return make_error(errc::invalid_argument, "category model: need at least 2 different labels, found " +
+                                                  std::to_string(label_index.size()));
+  for (auto& [l, i] : label_index) {
+    i = m.labels.size();
+    m.labels.push_back(l);
+  }
+  m.reject_label = !opt.reject_label.empty() ? opt.reject_label : label_index.count("oos") ? "oos" : "other";
+
+  std::vector<std::string> lines;
+  std::vector<std::size_t> gold;
+  lines.reserve(examples.size());
+  for (const auto& e : examples) {
+    std::string n = normalize_for_category(e.text);
+    if (n.empty()) continue;
+    gold.push_back(label_index[e.label]);
+    lines.push_back(label_token(gold.back()) + " " + n + "\n");
+  }
+  if (lines.size() < 2) return make_error(errc::invalid_argument, "category model: no usable training text");
+  m.trained_examples = lines.size();
+
+  // Stratified hold-out.
+  std::vector<std::vector<std::size_t>> by_label(m.labels.size());
+  for (std::size_t i = 0; i < gold.size(); ++i) by_label[gold[i]].push_back(i);
+  std::mt19937 rng(opt.split_seed);
+  std::vector<char> held(gold.size(), 0);
+  std::size_t n_held = 0;
+  for (auto& idx : by_label) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    std::size_t k = static_cast<std::size_t>(std::floor(opt.holdout * static_cast<double>(idx.size()) + 0.5));
+    if (idx.size() < 3) k = 0;
+    for (std::size_t j = 0; j < k; ++j) held[idx[j]] = 1;
+    n_held += k;
+  }
+  const bool calibrate = opt.holdout > 0 && n_held >= 10 && n_held < gold.size();
+
+  auto write_file = [&](const std::string& path, bool include_held) {
+    std::ofstream out(path, std::ios::binary);
+    // Shuffle the order so fastText's single pass sees labels mixed.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (include_held || !held[i]) order.push_back(i);
+    std::mt19937 r(opt.split_seed + 1);
+    std::shuffle(order.begin(), order.end(), r);
+    for (auto i : order) out << lines[i];
+    return static_cast<bool>(out);
+  };
+
+  std::mutex progress_mu;
+  std::size_t total_steps = opt.members.size() * (calibrate ? 2 : 1), done_steps = 0;
+  auto report = [&](std::string_view stage) {
+    std::lock_guard lock(progress_mu);
+    ++done_steps;
+    if (opt.progress) opt.progress(stage, done_steps, total_steps);
+  };
+
+  // Trains every member on `path`, `threads` at a time.
+  auto train_all = [&](const std::string& path, std::string_view stage)
+      -> result<std::vector<std::shared_ptr<fasttext::FastText>>> {
+    std::vector<std::shared_ptr<fasttext::FastText>> out(opt.members.size());
+    std::vector<std::string> errors(opt.members.size());
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i; (i = next++) < opt.members.size();) {
+        auto r = train_member(path, opt.members[i], {});
+        if (r) out[i] = *r;
+        else errors[i] = r.err().message;
+        report(stage);
+      }
+    };
+    std::vector<std::thread> pool;
+    const std::size_t nthreads = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, opt.threads)), 1,
+                                                         opt.members.size());
+    for (std::size_t t = 1; t < nthreads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    for (const auto& e : errors)
+      if (!e.empty()) return make_error(errc::invalid_argument, e);
+    return out;
+  };
+
+  auto install = [&](std::vector<std::shared_ptr<fasttext::FastText>>& fts) -> result<void> {
+    m.members.clear();
+    for (std::size_t i = 0; i < fts.size(); ++i) {
+      impl::member mem;
+      mem.settings = opt.members[i];
+      mem.ft = fts[i];
+      if (auto b = m.bind(mem); !b) return b.err();
+      m.members.push_back(std::move(mem));
+    }
+    return {};
+  };
+
+  if (calibrate) {
+    temp_file part("train");
+    if (!write_file(part.path(), false)) return make_error(errc::internal, "category model: cannot write a temp file");
+    auto fts = train_all(part.path(), "calibrate");
+    if (!fts) return fts.err();
+    if (auto r = install(*fts); !r) return r.err();
+    // Calibrate on the held-out slice.
+    std::vector<scored> sc;
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (!held[i]) continue;
+      const std::string& ln = lines[i];
+      std::string text = ln.substr(ln.find(' ') + 1);
+      text.pop_back();
+      auto p = m.probabilities_normalized(text);
+      auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      bool ok = best == gold[i];
+      right += ok ? 1 : 0;
+      sc.push_back({p[best], ok});
+    }
+    m.thresholds.high = std::max(0.5, precision_threshold(sc, opt.high_precision));
+    m.thresholds.medium = std::min(m.thresholds.high, std::max(0.2, slice_threshold(sc, m.thresholds.high, opt.medium_precision)));
+    // Reject below the probability where predictions are more often wrong than right: the
+    // largest bottom slice whose precision is under 0.5.
+    std::vector<scored> asc = sc;
+    std::sort(asc.begin(), asc.end(), [](const scored& a, const scored& b) { return a.p < b.p; });
+    std::size_t r2 = 0;
+    double reject = 0;
+    for (std::size_t i = 0; i < asc.size(); ++i) {
+      r2 += asc[i].correct ? 1 : 0;
+      if (static_cast<double>(r2) < 0.5 * static_cast<double>(i + 1) && i + 1 < asc.size()) reject = asc[i + 1].p;
+    }
+    m.thresholds.reject = std::min(reject, m.thresholds.medium);
+    m.gate.n = sc.size();
+    m.gate.accuracy = sc.empty() ? 0 : static_cast<double>(right) / static_cast<double>(sc.size());
+    std::size_t hi = 0, med = 0;
+    for (const auto& s : sc) {
+      hi += s.p >= m.thresholds.high ? 1 : 0;
+      med += s.p >= m.thresholds.medium ? 1 : 0;
+    }
+    m.gate.high_share = sc.empty() ? 0 : static_cast<double>(hi) / static_cast<double>(sc.size());
+    m.gate.medium_or_better = sc.empty() ? 0 : static_cast<double>(med) / static_cast<double>(sc.size());
+    m.gate.active = m.gate.high_share >= 0.30 && m.gate.medium_or_better >= 0.60;
+  }
+
+  temp_file all("train");
+  if (!write_file(all.path(), true)) return make_error(errc::internal, "category model: cannot write a temp file");
+  auto fts = train_all(all.path(), "train");
+  if (!fts) return fts.err();
+  if (opt.quantize) {
+    const std::size_t budget = (opt.max_model_bytes - std::min<std::size_t>(opt.max_model_bytes / 4, 64 * 1024)) /
+                               fts->size();
+    // Quantised in parallel like training (product quantisation's k-means is the slow part).
+    std::vector<std::string> errors(fts->size());
+    std::atomic<std::size_t> next{0};
+    done_steps = 0;
+    total_steps = fts->size();
+    auto worker = [&] {
+      for (std::size_t i; (i = next++) < fts->size();) {
+        auto b = quantize_member((*fts)[i], all.path(), budget);
+        if (!b) errors[i] = b.err().message;
+        report("quantise");
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::min<int>(std::max(1, opt.threads), static_cast<int>(fts->size())); ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    for (const auto& e : errors)
+      if (!e.empty()) return make_error(errc::internal, e);
+  }
+  if (auto r = install(*fts); !r) return r.err();
+  for (auto& mem : m.members) {
+    auto b = to_bytes(*mem.ft);
+    if (!b) return b.err();
+    mem.bytes = std::move(*b);
+  }
+  return model;
+}
+
+category_prediction category_model::predict(std::string_view text) const {
+  category_prediction out;
+  auto p = probabilities(text);
+  const auto& th = impl_->thresholds;
+  if (p.empty() || *std::max_element(p.begin(), p.end()) <= 0.0f) {
+    out.label = impl_->reject_label;
+    out.needs_review = true;
+    return out;
+  }
+  auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+  out.top_label = impl_->labels[best];
+  out.probability = p[best];
+  out.band = out.probability >= th.high ? confidence_band::high
+             : out.probability >= th.medium ? confidence_band::medium
+                                            : confidence_band::low;
+  const bool rejected = out.probability < th.reject || out.top_label == impl_->reject_label;
+  out.label = rejected ? impl_->reject_label : out.top_label;
+  out.needs_review = rejected || !impl_->gate.active;
+  return out;
+}
+
+std::vector<float> category_model::probabilities(std::string_view text) const {
+  return impl_->probabilities_normalized(normalize_for_category(text));
+}
+
+std::string category_model::predict_raw_first_member(std::string_view normalized_text) const {
+  if (impl_->members.empty()) return {};
+  std::istringstream in(std::string(normalized_text) + "\n");
+  std::vector<std::pair<fasttext::real, std::string>> preds;
+  impl_->members.front().ft->predictLine(in, preds, 1, 0.0);
+  return preds.empty() ? std::string() : preds.front().second;
+}
+
+reject_calibration category_model::calibrate_reject(const std::vector<labelled_text>& examples, double min_in_scope,
+                                                    double min_oos_recall) {
+  reject_calibration rc;
+  struct row {
+    float p;
+    bool oos, top_is_reject, top_right;
+  };
+  std::vector<row> rows;
+  for (const auto& e : examples) {
+    auto p = probabilities(e.text);
+    row r{0, e.label == impl_->reject_label, true, false};
+    if (!p.empty()) {
+      auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      r.p = p[best];
+      r.top_is_reject = impl_->labels[best] == impl_->reject_label || r.p <= 0;
+      r.top_right = impl_->labels[best] == e.label;
+    }
+    (r.oos ? rc.n_oos : rc.n_in_scope)++;
+    rows.push_back(r);
+  }
+  if (rc.n_oos == 0 || rc.n_in_scope == 0) return rc;
+  auto figures = [&](double t) {
+    std::size_t in_ok = 0, oos_ok = 0;
+    for (const auto& r : rows) {
+      bool rejected = r.top_is_reject || r.p < t;
+      if (r.oos) oos_ok += rejected ? 1 : 0;
+      else in_ok += (!rejected && r.top_right) ? 1 : 0;
+    }
+    return std::pair{static_cast<double>(in_ok) / static_cast<double>(rc.n_in_scope),
+                     static_cast<double>(oos_ok) / static_cast<double>(rc.n_oos)};
+  };
+  double best_t = 0, best_score = -1;
+  bool best_meets = false;
+  for (int k = 0; k <= 100; ++k) {
+    double t = k / 100.0;
+    auto [in_acc, oos_rec] = figures(t);
+    bool meets = in_acc >= min_in_scope && oos_rec >= min_oos_recall;
+    double score = in_acc + oos_rec;
+    // Prefer thresholds meeting both targets; among them (or among all, if none does) the best sum.
+    if ((meets && !best_meets) || (meets == best_meets && score > best_score)) {
+      best_t = t;
+      best_score = score;
+      best_meets = meets;
+    }
+  }
+  auto [in_acc, oos_rec] = figures(best_t);
+  rc.threshold = best_t;
+  rc.in_scope_accuracy = in_acc;
+  rc.oos_recall = oos_rec;
+  impl_->thresholds.reject = best_t;
+  return rc;
+}
+
+const std::vector<std::string>& category_model::labels() const { return impl_->labels; }
+const category_thresholds& category_model::thresholds() const { return impl_->thresholds; }
+void category_model::set_thresholds(const category_thresholds& t) { impl_->thresholds = t; }
+const activation_gate& category_model::gate() const { return impl_->gate; }
+const std::string& category_model::reject_label() const { return impl_->reject_label; }
+std::size_t category_model::members() const { return impl_->members.size(); }
+std::size_t category_model::serialized_bytes() const { return serialize().size(); }
+
+std::string category_model::serialize() const {
+  const impl& m = *impl_;
+  json h;
+  h["labels"] = m.labels;
+  h["reject_label"] = m.reject_label;
+  h["thresholds"] = {{"high", m.thresholds.high}, {"medium", m.thresholds.medium}, {"reject", m.thresholds.reject}};
+  h["gate"] = {{"n", m.gate.n},
+               {"accuracy", m.gate.accuracy},
+               {"high_share", m.gate.high_share},
+               {"medium_or_better", m.gate.medium_or_better},
+               {"active", m.gate.active}};
+  h["trained_examples"] = m.trained_examples;
+  json members = json::array();
+  for (const auto& mem : m.members)
+    members.push_back({{"bytes", mem.bytes.size()}, {"fnv1a", fnv1a(mem.bytes)}, {"settings", settings_to_json(mem.settings)}});
+  h["members"] = members;
+  std::string header = h.dump();
+  std::string out(file_magic);
+  out += std::to_string(header.size()) + "\n" + header + "\n";
+  for (const auto& mem : m.members) out += mem.bytes;
+  return out;
+}
+
+result<void> category_model::save(const std::string& path) const {
+  const std::string bytes = serialize();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return make_error(errc::invalid_argument, path + ": cannot write");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return make_error(errc::invalid_argument, path + ": write failed");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);  // atomic replace: a reloading reader never sees half a model
+  if (ec) return make_error(errc::invalid_argument, path + ": " + ec.message());
+  return {};
+}
+
+result<category_model> category_model::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(errc::not_found, path + ": cannot open the category model");
+  auto r = load_from_memory(read_all(path));
+  if (!r) return make_error(r.err().code, path + ": " + r.err().message);
+  return r;
+}
+
+result<category_model> category_model::load_from_memory(std::string_view bytes) {
+  auto bad = [](const std::string& what) { return make_error(errc::invalid_argument, "not a category model: " + what); };
+  if (bytes.substr(0, file_magic.size()) != file_magic) return bad("wrong magic");
+  bytes.remove_prefix(file_magic.size());
+  auto nl = bytes.find('\n');
+  if (nl == std::string_view::npos || nl > 12) return bad("no header length");
+  std::size_t hlen = std::strtoull(std::string(bytes.substr(0, nl)).c_str(), nullptr, 10);
+  bytes.remove_prefix(nl + 1);
+  if (hlen + 1 > bytes.size()) return bad("truncated header");
+  category_model model;
+  impl& m = *model.impl_;
+  try {
+    json h = json::parse(bytes.substr(0, hlen));
+    bytes.remove_prefix(hlen + 1);
+    m.labels = h.at("labels").get<std::vector<std::string>>();
+    m.reject_label = h.at("reject_label").get<std::string>();
+    const auto& t = h.at("thresholds");
+    m.thresholds = {t.at("high").get<double>(), t.at("medium").get<double>(), t.at("reject").get<double>()};
+    const auto& g = h.at("gate");
+    m.gate = {g.at("n").get<std::size_t>(), g.at("accuracy").get<double>(), g.at("high_share").get<double>(),
+              g.at("medium_or_better").get<double>(), g.at("active").get<bool>()};
+    m.trained_examples = h.value("trained_examples", std::size_t{0});
+    for (const auto& mj : h.at("members")) {
+      impl::member mem;
+      mem.settings = settings_from_json(mj.at("settings"));
+      std::size_t n = mj.at("bytes").get<std::size_t>();
+      if (n > bytes.size()) return bad("truncated member");
+      mem.bytes = std::string(bytes.substr(0, n));
+      bytes.remove_prefix(n);
+      if (fnv1a(mem.bytes) != mj.at("fnv1a").get<std::uint64_t>()) return bad("member checksum mismatch");
+      auto ft = from_bytes(mem.bytes);
+      if (!ft) return ft.err();
+      mem.ft = *ft;
+      if (auto b = m.bind(mem); !b) return b.err();
+      m.members.push_back(std::move(mem));
+    }
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+  if (m.members.empty()) return bad("no members");
+  return model;
+}
+
+}  // namespace closeloop

@@ -1,0 +1,176 @@
+// The fastText category model on a small synthetic set: normalisation, train -> predict, bands,
+// reject threshold, activation gate, save/load round trip, bad input.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "closeloop/category_model.hpp"
+
+using namespace closeloop;
+
+namespace {
+
+// Three clearly separable categories, en + zh, with some variation.
+std::vector<labelled_text> synthetic(unsigned seed, int per_label) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> words = {
+      {"billing", {"invoice", "refund", "charged", "payment", "bill", "发票", "退款"}},
+      {"login", {"password", "login", "account", "locked", "sign", "密码", "登录"}},
+      {"shipping", {"delivery", "parcel", "shipped", "tracking", "courier", "快递", "物流"}},
+  };
+  const std::vector<std::string> filler = {"please", "help", "my", "the", "i", "need", "today", "is", "not"};
+  std::mt19937 rng(seed);
+  std::vector<labelled_text> out;
+  for (int i = 0; i < per_label; ++i)
+    for (const auto& [label, ws] : words) {
+      std::string t;
+      for (int k = 0; k < 6; ++k) {
+        const auto& pool = (k % 2 == 0) ? ws : filler;
+        t += pool[rng() % pool.size()] + " ";
+      }
+      out.push_back({t, label});
+    }
+  return out;
+}
+
+category_train_options small_options() {
+  category_train_options o;
+  for (auto& m : o.members) {
+    m.dim = 16;
+    m.epoch = 10;
+    m.bucket = 2000;
+  }
+  o.threads = 2;
+  o.quantize = false;  // quantisation (k-means) is exercised once, in the round-trip test
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("category: normalisation lower-cases, splits punctuation and CJK characters", "[unit][classify]") {
+  CHECK(normalize_for_category("My CARD hasn't arrived, why?") == "my card hasn't arrived why ?");
+  CHECK(normalize_for_category("退款没到账") == "退 款 没 到 账");
+  CHECK(normalize_for_category("ＡＢＣ１２３！") == "abc123 !");
+  CHECK(normalize_for_category("\xEF\xBB\xBF  \t\n") == "");
+  CHECK(normalize_for_category("Ünïcode ÉTÉ") == "ünïcode été");
+  CHECK(normalize_for_category("bad \xFF byte") == "bad byte");
+}
+
+TEST_CASE("category: trains, predicts, calibrates bands and survives a save/load round trip", "[unit][classify]") {
+  auto train = synthetic(1, 60);
+  auto opt = small_options();
+  opt.quantize = true;
+  std::size_t progress_calls = 0;
+  opt.progress = [&](std::string_view, std::size_t, std::size_t) { ++progress_calls; };
+  auto m = category_model::train(train, opt);
+  REQUIRE(m);
+  CHECK(progress_calls > 0);
+  CHECK(m->labels() == std::vector<std::string>{"billing", "login", "shipping"});
+  CHECK(m->members() == 3);
+  CHECK(m->reject_label() == "other");
+  CHECK(m->serialized_bytes() <= 2 * 1024 * 1024);
+
+  auto test = synthetic(2, 20);
+  std::size_t right = 0;
+  for (const auto& t : test) right += m->predict(t.text).top_label == t.label ? 1 : 0;
+  CHECK(static_cast<double>(right) / static_cast<double>(test.size()) > 0.9);
+
+  const auto& th = m->thresholds();
+  CHECK(th.high >= th.medium);
+  CHECK(th.medium >= th.reject);
+  const auto& g = m->gate();
+  CHECK(g.n > 0);
+  CHECK(g.active == (g.high_share >= 0.30 && g.medium_or_better >= 0.60));
+
+  auto p = m->predict("refund for my invoice please");
+  CHECK(p.top_label == "billing");
+  CHECK(p.probability > 0.5);
+  auto probs = m->probabilities("refund for my invoice please");
+  REQUIRE(probs.size() == 3);
+  CHECK(probs[0] == Approx(p.probability));
+
+  const auto path = std::filesystem::temp_directory_path() / "closeloop-unit-category.model";
+  REQUIRE(m->save(path.string()));
+  auto back = category_model::load(path.string());
+  REQUIRE(back);
+  std::filesystem::remove(path);
+  CHECK(back->labels() == m->labels());
+  CHECK(back->thresholds().high == th.high);
+  CHECK(back->gate().active == g.active);
+  auto q = back->predict("refund for my invoice please");
+  CHECK(q.top_label == p.top_label);
+  CHECK(q.probability == Approx(p.probability));
+}
+
+TEST_CASE("category: bands and the reject label follow the thresholds", "[unit][classify]") {
+  auto m = category_model::train(synthetic(3, 40), small_options());
+  REQUIRE(m);
+  m->set_thresholds({1.01, 1.01, 0.0});  // nothing is sure enough
+  auto low = m->predict("password locked");
+  CHECK(low.band == confidence_band::low);
+  CHECK(low.label == low.top_label);
+  m->set_thresholds({0.0, 0.0, 0.0});
+  CHECK(m->predict("password locked").band == confidence_band::high);
+  m->set_thresholds({1.01, 1.01, 1.01});  // everything below the reject threshold
+  auto rej = m->predict("password locked");
+  CHECK(rej.label == "other");
+  CHECK(rej.needs_review);
+  CHECK(rej.top_label == "login");
+  // Empty and punctuation-only text: no answer, needs review, no crash.
+  auto e = m->predict("");
+  CHECK(e.label == "other");
+  CHECK(e.needs_review);
+  CHECK(m->predict("?!...").needs_review);
+}
+
+TEST_CASE("category: the reject threshold is picked on data with the oos label", "[unit][classify]") {
+  auto train = synthetic(4, 40);
+  for (int i = 0; i < 40; ++i) train.push_back({"weather tomorrow sunny rain " + std::to_string(i % 5), "oos"});
+  auto m = category_model::train(train, small_options());
+  REQUIRE(m);
+  CHECK(m->reject_label() == "oos");
+  auto cal = synthetic(5, 10);
+  for (int i = 0; i < 10; ++i) cal.push_back({"what is the weather like", "oos"});
+  auto rc = m->calibrate_reject(cal);
+  CHECK(rc.n_oos == 10);
+  CHECK(rc.n_in_scope == 30);
+  CHECK(rc.in_scope_accuracy >= 0.9);
+  CHECK(rc.oos_recall >= 0.6);
+  CHECK(m->thresholds().reject == rc.threshold);
+}
+
+TEST_CASE("category: bad input is answered in bounded time", "[unit][classify]") {
+  auto m = category_model::train(synthetic(6, 30), small_options());
+  REQUIRE(m);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string big(1 << 20, 'x');
+  std::string words;
+  while (words.size() < (1 << 20)) words += "refund invoice ";
+  std::string emoji;
+  for (int i = 0; i < 100000; ++i) emoji += "\xF0\x9F\x98\xA1";
+  std::string garbage;
+  for (int i = 0; i < 100000; ++i) garbage += static_cast<char>(0x80 + (i * 7) % 128);
+  for (const auto* t : {&big, &words, &emoji, &garbage}) {
+    auto p = m->predict(*t);
+    CHECK(p.probability >= 0.0);
+    CHECK(p.probability <= 1.0001);
+  }
+  CHECK(m->predict(words).top_label == "billing");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+}
+
+TEST_CASE("category: training and loading reject what they cannot use", "[unit][classify]") {
+  CHECK_FALSE(category_model::train({{"a", "x"}, {"b", "x"}}, small_options()));  // one label
+  CHECK_FALSE(category_model::train({}, small_options()));
+  CHECK_FALSE(category_model::load_from_memory("not a model"));
+  CHECK_FALSE(category_model::load("/nonexistent/closeloop.model"));
+  auto m = category_model::train(synthetic(7, 20), small_options());
+  REQUIRE(m);
+  std::string bytes = m->serialize();
+  bytes[bytes.size() / 2] ^= 0x55;  // a flipped byte inside a member is caught by its checksum
+  auto broken = category_model::load_from_memory(bytes);
+  REQUIRE_FALSE(broken);
+  CHECK_THAT(broken.err().message, Catch::Contains("checksum"));
+  CHECK_FALSE(category_model::load_from_memory(m->serialize().substr(0, 200)));
+}
