@@ -1,4 +1,4 @@
-// `closeloop`: serve, replay, migrate, doctor, --version.
+// `closeloop`: serve, replay, migrate, doctor, receive, train, eval, classify, --version.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/learn.hpp"
 
 int main(int argc, char** argv) {
   using namespace closeloop::cli;
@@ -53,6 +54,43 @@ int main(int argc, char** argv) {
   receive->add_option("--listen", rco.listen, "Address to listen on");
   receive->add_option("--port", rco.port, "Port to listen on");
 
+  auto add_data_flags = [](CLI::App* cmd, data_flags& f) {
+    cmd->add_option("--text-column", f.text_column, "Text column/key (default: text, review, instruction, ...)");
+    cmd->add_option("--label-column", f.label_column, "Label column/key (default: label, category, intent, cat)");
+    cmd->add_option("--max-rows", f.max_rows, "Read at most this many rows of each file");
+  };
+  train_options tro;
+  auto* train = app.add_subcommand("train", "Train a model from labelled text (CSV/TSV, JSON lines, JSON list)");
+  train->add_option("--task", tro.task, "category, sentiment or urgency")->required();
+  train->add_option("--input", tro.input, "Labelled examples")->required();
+  train->add_option("--out", tro.out, "Model file to write")->required();
+  train->add_option("--calibrate", tro.calibrate, "Labelled file with the reject label (oos) to pick the reject threshold");
+  train->add_option("--members", tro.members, "Ensemble members (default 3)");
+  train->add_option("--threads", tro.threads, "Training threads (default 2)");
+  train->add_flag("--no-quantize", tro.no_quantize, "Keep full-precision vectors (larger file)");
+  train->add_flag("-q,--quiet", tro.quiet, "No progress on stderr");
+  add_data_flags(train, tro.data);
+
+  eval_options evo;
+  auto* eval = app.add_subcommand("eval", "Train on one file (or load --model), evaluate on another");
+  eval->add_option("--task", evo.task, "category, sentiment or urgency")->required();
+  eval->add_option("--train", evo.train, "Labelled training examples");
+  eval->add_option("--model", evo.model, "An existing model instead of --train");
+  eval->add_option("--test", evo.test, "Labelled test examples")->required();
+  eval->add_option("--calibrate", evo.calibrate, "Labelled file with the reject label (oos) to pick the reject threshold");
+  eval->add_option("--save-model", evo.save_model, "Also write the trained model here");
+  eval->add_option("--members", evo.members, "Ensemble members (default 3)");
+  eval->add_option("--threads", evo.threads, "Training threads (default 2)");
+  eval->add_flag("--json", evo.json, "One JSON object on stdout");
+  eval->add_flag("--no-quantize", evo.no_quantize, "Keep full-precision vectors (faster to train)");
+  eval->add_flag("-q,--quiet", evo.quiet, "No progress on stderr");
+  add_data_flags(eval, evo.data);
+
+  classify_options clo;
+  auto* classify = app.add_subcommand("classify", "Classify JSON lines {\"text\": ...} from stdin, one JSON line out each");
+  classify->add_option("--model-dir", clo.model_dir, "Directory with category.model");
+  classify->add_option("--task", clo.task, "all (default), language or category");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,5 +106,8 @@ int main(int argc, char** argv) {
   if (*migrate) return run_migrate(mo);
   if (*doctor) return run_doctor(dopt);
   if (*receive) return run_receive(rco);
+  if (*train) return run_train(tro);
+  if (*eval) return run_eval(evo);
+  if (*classify) return run_classify(clo);
   return 2;
 }

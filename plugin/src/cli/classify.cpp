@@ -1,0 +1,103 @@
+// `closeloop classify [--model-dir DIR] [--task all|language|category]`: JSON lines {"text": ...}
+// on stdin, one JSON line per input on stdout. Language, sentiment and urgency come from the
+// rule classifier (the fallback of issue 4's other parts); the category from DIR/category.model
+// when present, else "other" with confidence 0. A line that is not a JSON object with a string
+// "text" gets {"error": "..."} and the run goes on (exit status 1 at the end).
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/learn.hpp"
+#include "closeloop/classifier.hpp"
+#include "closeloop/language.hpp"
+
+namespace closeloop::cli {
+
+int run_classify(const classify_options& o) {
+  using nlohmann::json;
+  if (o.task != "all" && o.task != "language" && o.task != "category") {
+    std::cerr << "closeloop classify: unknown task \"" << o.task << "\" (all, language, category)\n";
+    return 2;
+  }
+  std::optional<category_model> model;
+  if (!o.model_dir.empty()) {
+    const auto path = (std::filesystem::path(o.model_dir) / model_file_name("category")).string();
+    if (std::filesystem::exists(path)) {
+      auto m = category_model::load(path);
+      if (!m) {
+        std::cerr << "closeloop classify: " << m.err().message << "\n";
+        return 1;
+      }
+      model = std::move(*m);
+    } else if (!std::filesystem::is_directory(o.model_dir)) {
+      std::cerr << "closeloop classify: " << o.model_dir << ": not a directory\n";
+      return 1;
+    }
+  }
+  if (o.task == "category" && !model) {
+    std::cerr << "closeloop classify: --task category needs " << model_file_name("category") << " in --model-dir\n";
+    return 1;
+  }
+  rule_classifier rules{rule_classifier_config{}};
+  std::ios::sync_with_stdio(false);
+  std::string line;
+  std::size_t n = 0, errors = 0;
+  while (std::getline(std::cin, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json in;
+    std::string error;
+    try {
+      in = json::parse(line);
+    } catch (const json::parse_error& e) {
+      error = std::string("invalid JSON: ") + e.what();
+    }
+    if (error.empty() && (!in.is_object() || !in.contains("text") || !in["text"].is_string()))
+      error = "expected an object with a string \"text\"";
+    if (!error.empty()) {
+      ++errors;
+      std::cout << json{{"error", "line " + std::to_string(n) + ": " + error}}.dump() << "\n";
+      continue;
+    }
+    bool truncated = false;
+    const std::string text = clean_text(in["text"].get_ref<const std::string&>(), max_text_bytes, &truncated);
+    json out = json::object();
+    if (in.contains("id")) out["id"] = in["id"];
+    if (o.task == "language") {
+      out["language"] = identify_language(text).tag;
+    } else {
+      if (o.task == "all") {
+        event ev;
+        ev.text = text;
+        auto c = rules.classify(ev);
+        out["language"] = c.language;
+        out["sentiment"] = c.sentiment;
+        out["sentiment_score"] = c.sentiment_score;
+        out["category"] = c.category;
+        out["confidence"] = c.category_confidence;
+        out["urgency"] = c.prio == priority::critical ? "high" : c.prio == priority::urgent ? "medium" : "low";
+        out["priority"] = to_string(c.prio);
+        out["priority_zh"] = label_zh(c.prio);
+        out["reasons"] = c.reasons;
+      }
+      if (model) {
+        auto p = model->predict(text);
+        out["category"] = p.label;
+        out["confidence"] = p.probability;
+        out["confidence_band"] = to_string(p.band);
+        out["needs_review"] = p.needs_review;
+        if (p.label != p.top_label) out["suggested_category"] = p.top_label;
+      }
+    }
+    if (truncated) out["truncated"] = true;
+    std::cout << out.dump() << "\n";
+    if (n % 100000 == 0) std::cerr << "closeloop: classified " << n << " lines\n";
+  }
+  std::cout.flush();
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace closeloop::cli
