@@ -2,7 +2,9 @@
 // What the engine asks of a classifier. The first implementation (rule_classifier) is a small,
 // honest rule set: script-based language, a lexicon for sentiment, keyword categories from the
 // tenant's config and urgency cues. The classification issue replaces it with trained models.
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,10 @@ struct classification {
   double sentiment_score = 0;  // -1 .. 1
   std::string category;        // tenant category, or "other"
   double category_confidence = 0;  // 0 .. 1
+  std::string category_band;       // "high", "medium", "low" (learned model); "" for keywords
+  bool category_write = true;      // false: suggest only (model gate inactive, or needs review)
+  std::string category_suggestion; // the model's top label when it only suggests
+  std::string category_source = "keywords";  // "keywords" or "model"
   priority prio = priority::normal;
   std::vector<std::string> reasons;  // human-readable: why this priority
 };
@@ -29,15 +35,30 @@ class classifier {
 struct rule_classifier_config {
   // category -> keywords (lower-case; any language). Order of the map breaks ties.
   std::map<std::string, std::vector<std::string>> categories;
+  // The tenant's learned category model (`closeloop train --task category`), if any. It is
+  // loaded on first use and reloaded when the file changes (checked every reload_check).
+  std::string category_model_path;
+  std::chrono::milliseconds reload_check{5000};
 };
 
+class category_model;
+
+// Language (ICU + CLD2 + OpenCC), the sentiment lexicon, urgency cues, and the category from the
+// tenant's learned model when it has one (else its keywords).
 class rule_classifier final : public classifier {
  public:
   explicit rule_classifier(rule_classifier_config cfg);
+  ~rule_classifier() override;
   classification classify(const event& ev) const override;
+
+  // The model in use (null when none or not loadable) and the last load error, for doctor.
+  std::shared_ptr<const category_model> model() const;
+  std::string model_error() const;
 
  private:
   rule_classifier_config cfg_;
+  struct model_slot;
+  std::unique_ptr<model_slot> slot_;
 };
 
 }  // namespace closeloop

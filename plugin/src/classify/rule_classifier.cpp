@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "closeloop/category_model.hpp"
 #include "closeloop/classifier.hpp"
 #include "closeloop/language.hpp"
 #include "closeloop/sentiment.hpp"
@@ -34,23 +37,22 @@ struct cue {
 // Sentiment lexicon written for this project (en, zh-Hans, zh-Hant). Politeness markers
 // ("thanks", "谢谢") end most messages, complaints included, so they weigh little.
 constexpr std::array negative_cues{
-    cue{"angry", 2},     cue{"terrible", 2}, cue{"awful", 2},      cue{"worst", 2},     cue{"unacceptable", 2},
-    cue{"disappointed", 2}, cue{"frustrated", 2}, cue{"annoyed", 1}, cue{"broken", 1},  cue{"not working", 1},
-    cue{"doesn't work", 1}, cue{"does not work", 1}, cue{"cannot", 1}, cue{"can't", 1}, cue{"useless", 2},
-    cue{"ridiculous", 2}, cue{"refund", 1},   cue{"complain", 1},   cue{"still", 1},     cue{"again", 1},
-    cue{"失望", 2},       cue{"生气", 2},      cue{"生氣", 2},        cue{"太差", 2},       cue{"垃圾", 2},
-    cue{"无法", 1},       cue{"無法", 1},      cue{"不能", 1},        cue{"投诉", 2},       cue{"投訴", 2},
-    cue{"糟糕", 2},       cue{"还是不行", 2},  cue{"還是不行", 2},    cue{"退款", 1},       cue{"不满", 2},
-    cue{"不滿", 2},       cue{"故障", 1},      cue{"错误", 1},        cue{"錯誤", 1},
-    cue{"charged twice", 2}, cue{"double charged", 2}, cue{"overcharged", 2}, cue{"重复扣款", 2},
-    cue{"重複扣款", 2},   cue{"多扣", 2},      cue{"多收", 2},
+    cue{"angry", 2},          cue{"terrible", 2},      cue{"awful", 2},    cue{"worst", 2},    cue{"unacceptable", 2},
+    cue{"disappointed", 2},   cue{"frustrated", 2},    cue{"annoyed", 1},  cue{"broken", 1},   cue{"not working", 1},
+    cue{"doesn't work", 1},   cue{"does not work", 1}, cue{"cannot", 1},   cue{"can't", 1},    cue{"useless", 2},
+    cue{"ridiculous", 2},     cue{"refund", 1},        cue{"complain", 1}, cue{"still", 1},    cue{"again", 1},
+    cue{"失望", 2},           cue{"生气", 2},          cue{"生氣", 2},     cue{"太差", 2},     cue{"垃圾", 2},
+    cue{"无法", 1},           cue{"無法", 1},          cue{"不能", 1},     cue{"投诉", 2},     cue{"投訴", 2},
+    cue{"糟糕", 2},           cue{"还是不行", 2},      cue{"還是不行", 2}, cue{"退款", 1},     cue{"不满", 2},
+    cue{"不滿", 2},           cue{"故障", 1},          cue{"错误", 1},     cue{"錯誤", 1},     cue{"charged twice", 2},
+    cue{"double charged", 2}, cue{"overcharged", 2},   cue{"重复扣款", 2}, cue{"重複扣款", 2}, cue{"多扣", 2},
+    cue{"多收", 2},
 };
 constexpr std::array positive_cues{
-    cue{"thank", 1},  cue{"great", 2},   cue{"awesome", 2}, cue{"excellent", 2},
-    cue{"perfect", 2},  cue{"love", 2},    cue{"helpful", 2}, cue{"resolved", 1}, cue{"works now", 2},
-    cue{"appreciate", 2}, cue{"happy", 1}, cue{"谢谢", 1},    cue{"謝謝", 1},     cue{"感谢", 2},
-    cue{"感謝", 2},     cue{"很好", 2},    cue{"满意", 2},    cue{"滿意", 2},     cue{"解决了", 2},
-    cue{"解決了", 2},   cue{"太棒", 2},
+    cue{"thank", 1},   cue{"great", 2},    cue{"awesome", 2},   cue{"excellent", 2},  cue{"perfect", 2}, cue{"love", 2},
+    cue{"helpful", 2}, cue{"resolved", 1}, cue{"works now", 2}, cue{"appreciate", 2}, cue{"happy", 1},   cue{"谢谢", 1},
+    cue{"謝謝", 1},    cue{"感谢", 2},     cue{"感謝", 2},      cue{"很好", 2},       cue{"满意", 2},    cue{"滿意", 2},
+    cue{"解决了", 2},  cue{"解決了", 2},   cue{"太棒", 2},
 };
 
 // Urgency cues: each raises priority to at least `level` with a reason.
@@ -98,9 +100,54 @@ constexpr std::array urgency_cues{
 
 }  // namespace
 
-rule_classifier::rule_classifier(rule_classifier_config cfg) : cfg_(std::move(cfg)) {
+// The learned model, swapped atomically when its file changes; readers keep their copy.
+struct rule_classifier::model_slot {
+  mutable std::mutex mu;
+  std::shared_ptr<const category_model> model;
+  std::string error;
+  std::filesystem::file_time_type loaded_mtime{};
+  std::chrono::steady_clock::time_point next_check{};
+};
+
+rule_classifier::rule_classifier(rule_classifier_config cfg)
+    : cfg_(std::move(cfg)), slot_(std::make_unique<model_slot>()) {
   for (auto& [name, words] : cfg_.categories)
     for (auto& w : words) w = lower_ascii(w);
+}
+
+rule_classifier::~rule_classifier() = default;
+
+std::shared_ptr<const category_model> rule_classifier::model() const {
+  if (cfg_.category_model_path.empty()) return nullptr;
+  const auto now = std::chrono::steady_clock::now();
+  std::unique_lock lk(slot_->mu);
+  if (now < slot_->next_check) return slot_->model;
+  slot_->next_check = now + cfg_.reload_check;
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(cfg_.category_model_path, ec);
+  if (ec) {
+    if (!slot_->model) slot_->error = "cannot read " + cfg_.category_model_path + ": " + ec.message();
+    return slot_->model;  // keep serving the last good model
+  }
+  if (slot_->model && mtime == slot_->loaded_mtime) return slot_->model;
+  lk.unlock();  // loading takes a while; classify() calls meanwhile use the old model
+  auto loaded = category_model::load(cfg_.category_model_path);
+  lk.lock();
+  if (loaded) {
+    slot_->model = std::make_shared<const category_model>(std::move(*loaded));
+    slot_->loaded_mtime = mtime;
+    slot_->error.clear();
+  } else if (!slot_->model || mtime != slot_->loaded_mtime) {
+    slot_->error = loaded.err().message;
+    slot_->loaded_mtime = mtime;  // do not retry a bad file until it changes again
+  }
+  return slot_->model;
+}
+
+std::string rule_classifier::model_error() const {
+  (void)model();
+  std::lock_guard lk(slot_->mu);
+  return slot_->error;
 }
 
 classification rule_classifier::classify(const event& ev) const {
@@ -117,19 +164,34 @@ classification rule_classifier::classify(const event& ev) const {
   out.sentiment_score = std::clamp(general.score + 0.15 * (pos - neg), -1.0, 1.0);
   out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
 
-  // Category: the configured category with the most keyword hits.
-  int best = 0, total = 0;
-  out.category = "other";
-  for (const auto& [name, words] : cfg_.categories) {
-    int hits = 0;
-    for (const auto& w : words) hits += contains(text, w) ? 1 : 0;
-    total += hits;
-    if (hits > best) {
-      best = hits;
-      out.category = name;
+  if (auto m = model()) {
+    // The tenant's learned model: its band decides whether the field is written or suggested.
+    const category_prediction p = m->predict(ev.subject + "\n" + ev.text);
+    out.category_source = "model";
+    out.category_confidence = p.probability;
+    out.category_band = to_string(p.band);
+    out.category_write = !p.needs_review;
+    if (p.needs_review) {
+      out.category = "other";
+      out.category_suggestion = p.top_label;
+    } else {
+      out.category = p.label;
     }
+  } else {
+    // Category: the configured category with the most keyword hits.
+    int best = 0, total = 0;
+    out.category = "other";
+    for (const auto& [name, words] : cfg_.categories) {
+      int hits = 0;
+      for (const auto& w : words) hits += contains(text, w) ? 1 : 0;
+      total += hits;
+      if (hits > best) {
+        best = hits;
+        out.category = name;
+      }
+    }
+    out.category_confidence = total == 0 ? 0.0 : static_cast<double>(best) / total * std::min(1.0, 0.5 + 0.25 * best);
   }
-  out.category_confidence = total == 0 ? 0.0 : static_cast<double>(best) / total * std::min(1.0, 0.5 + 0.25 * best);
 
   for (const auto& c : urgency_cues) {
     if (!contains(text, c.text)) continue;

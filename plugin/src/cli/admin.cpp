@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "closeloop/category_model.hpp"
 #include "closeloop/store.hpp"
 #include "server/services.hpp"
 
@@ -60,6 +61,15 @@ int run_doctor(const doctor_options& o) {
       if (t.pol.survey.enabled && t.pol.survey.link_secret.empty())
         bad("tenant " + t.id + ": surveys are enabled but policy.survey.link_secret is not set, so no invitation "
             "can carry a signed answer link (set at least 16 random characters)");
+      if (!t.classifier.category_model_path.empty()) {
+        rule_classifier probe(t.classifier);
+        if (auto m = probe.model())
+          ok("tenant " + t.id + ": category model " + t.classifier.category_model_path + " (" +
+             std::to_string(m->labels().size()) + " categories, gate " +
+             (m->gate().active ? "active: writes the category" : "inactive: suggests only") + ")");
+        else
+          bad("tenant " + t.id + ": category model: " + probe.model_error());
+      }
       for (const auto& h : t.hosts) {
         std::string name = "host " + t.id + "/" + h.id + " (" + h.vendor + ")";
         if (o.offline) {

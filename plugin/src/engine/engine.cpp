@@ -69,9 +69,12 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
     if (pol.write_fields) {
       json fields = {{"language", c.language},
                      {"sentiment", c.sentiment},
-                     {"category", c.category},
-                     {"category_confidence", c.category_confidence},
                      {"priority_reason", join(c.reasons, "; ")}};
+      // A learned model below its gate, or unsure of this ticket, suggests instead of writing.
+      if (c.category_write) {
+        fields["category"] = c.category;
+        fields["category_confidence"] = c.category_confidence;
+      }
       d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"),
                                       {{"fields", std::move(fields)}}, true));
       d.actions.push_back(make_action(ev, action_type::set_priority, key_for(ev, "set_priority"),
@@ -86,14 +89,21 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
       d.log.push_back("route to " + it->second);
     }
     if (pol.explain_in_note) {
+      std::string category = "Category " + c.category + " (confidence " + fmt_confidence(c.category_confidence) +
+                             (c.category_band.empty() ? "" : ", " + c.category_band) + ")";
+      if (!c.category_write)
+        category = "Category needs review" +
+                   (c.category_suggestion.empty() ? std::string()
+                                                  : ": suggested " + c.category_suggestion + " (confidence " +
+                                                        fmt_confidence(c.category_confidence) + ", not written)");
       std::string note = "closeloop: priority " + std::string(to_string(c.prio)) + " (" +
-                         std::string(label_zh(c.prio)) + ") because " + join(c.reasons, "; ") +
-                         ". Category " + c.category + " (confidence " + fmt_confidence(c.category_confidence) +
-                         "), sentiment " + c.sentiment + ", language " + c.language + ".";
+                         std::string(label_zh(c.prio)) + ") because " + join(c.reasons, "; ") + ". " + category +
+                         ", sentiment " + c.sentiment + ", language " + c.language + ".";
       d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"),
                                       {{"body", std::move(note)}}, true));
     }
     d.log.push_back("classified: priority=" + std::string(to_string(c.prio)) + " category=" + c.category +
+                    (c.category_write ? "" : " (suggested " + c.category_suggestion + ", needs review)") +
                     " sentiment=" + c.sentiment + " language=" + c.language);
     return;
   }

@@ -1,0 +1,146 @@
+// The rule classifier with a tenant's learned category model: the model's category replaces the
+// keywords, a model unsure of a ticket only suggests (the engine then does not write the field),
+// and a retrained model file is picked up without a restart.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include "closeloop/category_model.hpp"
+#include "closeloop/classifier.hpp"
+#include "closeloop/engine.hpp"
+
+using namespace closeloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<labelled_text> examples(const std::vector<std::pair<std::string, std::vector<std::string>>>& words) {
+  std::vector<labelled_text> out;
+  const std::vector<std::string> filler = {"please", "help", "my", "the", "i", "need", "today"};
+  for (int i = 0; i < 40; ++i)
+    for (const auto& [label, ws] : words) {
+      std::string t;
+      for (int k = 0; k < 6; ++k) t += (k % 2 == 0 ? ws[(i + k) % ws.size()] : filler[(i * 3 + k) % filler.size()]) + " ";
+      out.push_back({t, label});
+    }
+  return out;
+}
+
+category_train_options tiny() {
+  category_train_options o;
+  for (auto& m : o.members) {
+    m.dim = 16;
+    m.epoch = 10;
+    m.bucket = 2000;
+  }
+  o.quantize = false;
+  return o;
+}
+
+event ticket(std::string text) {
+  event e;
+  e.type = event_type::ticket_created;
+  e.tenant = "acme";
+  e.host = "generic";
+  e.ticket_id = "1";
+  e.host_event_id = "e1";
+  e.occurred_at = *parse_rfc3339("2026-11-22T10:00:00Z");
+  e.text = std::move(text);
+  return e;
+}
+
+struct temp_file {
+  fs::path path = fs::temp_directory_path() / ("closeloop-model-" + std::to_string(::getpid()) + ".model");
+  ~temp_file() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("classifier: a learned category model replaces the keywords and is reloaded when retrained",
+          "[unit][classify]") {
+  temp_file file;
+  auto first = category_model::train(examples({{"billing", {"invoice", "refund", "charged"}},
+                                               {"login", {"password", "login", "locked"}}}),
+                                     tiny());
+  REQUIRE(first);
+  REQUIRE(first->save(file.path.string()));
+
+  rule_classifier_config cfg;
+  cfg.categories["keyword_billing"] = {"invoice"};
+  cfg.category_model_path = file.path.string();
+  cfg.reload_check = std::chrono::milliseconds(0);
+  rule_classifier clf(cfg);
+  auto c = clf.classify(ticket("I was charged twice on my invoice, please refund"));
+  CHECK(c.category_source == "model");
+  CHECK(c.category == "billing");
+  CHECK(c.category_write == first->gate().active);
+  CHECK_FALSE(c.category_band.empty());
+
+  // Retrained with a new taxonomy: the next classification uses it.
+  auto second = category_model::train(examples({{"payments", {"invoice", "refund", "charged"}},
+                                                {"access", {"password", "login", "locked"}}}),
+                                      tiny());
+  REQUIRE(second);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a new mtime
+  REQUIRE(second->save(file.path.string()));
+  CHECK(clf.classify(ticket("refund my invoice, I was charged")).category == "payments");
+
+  // A broken file keeps the last good model and says why.
+  {
+    std::ofstream f(file.path, std::ios::trunc);
+    f << "not a model";
+  }
+  CHECK(clf.classify(ticket("refund my invoice")).category == "payments");
+  CHECK_FALSE(clf.model_error().empty());
+}
+
+TEST_CASE("classifier: a model unsure of a ticket suggests, and the engine does not write the field",
+          "[unit][classify]") {
+  temp_file file;
+  auto m = category_model::train(examples({{"billing", {"invoice", "refund", "charged"}},
+                                           {"login", {"password", "login", "locked"}}}),
+                                 tiny());
+  REQUIRE(m);
+  auto t = m->thresholds();
+  t.reject = 1.01;  // nothing is sure enough
+  m->set_thresholds(t);
+  REQUIRE(m->save(file.path.string()));
+  rule_classifier_config cfg;
+  cfg.category_model_path = file.path.string();
+  rule_classifier clf(cfg);
+  auto c = clf.classify(ticket("refund my invoice"));
+  CHECK_FALSE(c.category_write);
+  CHECK(c.category == "other");
+  CHECK(c.category_suggestion == "billing");
+
+  policy pol;
+  engine eng(pol, clf);
+  fixed_clock clk{*parse_rfc3339("2026-11-22T10:00:00Z")};
+  auto d = eng.decide(ticket("refund my invoice"), ticket_state{}, clk);
+  bool wrote_category = false, explained = false;
+  for (const auto& a : d.actions) {
+    if (a.type == action_type::set_fields) wrote_category = a.params["fields"].contains("category");
+    if (a.type == action_type::add_internal_note)
+      explained = a.params["body"].get<std::string>().find("suggested billing") != std::string::npos;
+  }
+  CHECK_FALSE(wrote_category);
+  CHECK(explained);
+}
+
+TEST_CASE("classifier: no model file means keywords, and the error is kept for doctor", "[unit][classify]") {
+  rule_classifier_config cfg;
+  cfg.categories["billing"] = {"invoice"};
+  cfg.category_model_path = "/nonexistent/closeloop/category.model";
+  rule_classifier clf(cfg);
+  auto c = clf.classify(ticket("my invoice is wrong"));
+  CHECK(c.category == "billing");
+  CHECK(c.category_source == "keywords");
+  CHECK_THAT(clf.model_error(), Catch::Contains("/nonexistent/closeloop/category.model"));
+}
