@@ -38,6 +38,11 @@ struct settings {
   std::string members;  // "dim=100,epoch=40,wng=2,minn=3,maxn=5,lr=0.5,bucket=200000,seed=1;..."
   double speed_seconds = 1.0;
   bool quantize = true;
+  bool linear = true;
+  bool retrain = false;
+  int linear_epochs = -1;
+  double linear_lr = -1, linear_lambda = -1;
+  int quant_rows = -1;
 };
 
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
@@ -49,6 +54,7 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 
 std::vector<category_member_settings> parse_members(const std::string& spec) {
   std::vector<category_member_settings> out;
+  if (spec == "none") return out;  // the hashed linear model alone
   std::size_t pos = 0;
   while (pos <= spec.size()) {
     std::size_t end = spec.find(';', pos);
@@ -186,6 +192,12 @@ category_model train(const settings& s, const std::vector<labelled_text>& rows, 
   if (!s.members.empty()) o.members = parse_members(s.members);
   o.threads = s.threads;
   o.quantize = s.quantize;
+  o.linear = s.linear;
+  o.retrain_members = s.retrain;
+  if (s.linear_epochs > 0) o.linear_settings.epochs = s.linear_epochs;
+  if (s.linear_lr > 0) o.linear_settings.lr = s.linear_lr;
+  if (s.linear_lambda >= 0) o.linear_settings.lambda = s.linear_lambda;
+  if (s.quant_rows > 0) o.max_quantized_rows = static_cast<std::size_t>(s.quant_rows);
   auto t0 = clock_type::now();
   auto m = category_model::train(rows, o);
   if (!m) die(m.err().message);
@@ -194,13 +206,16 @@ category_model train(const settings& s, const std::vector<labelled_text>& rows, 
   out["labels"] = m->labels().size();
   out["model_bytes"] = m->serialized_bytes();
   out["members"] = m->members();
+  out["linear_weight"] = m->linear_weight();
   const auto& g = m->gate();
   out["gate"] = {{"n", g.n}, {"accuracy", g.accuracy}, {"high_share", g.high_share},
                  {"medium_or_better", g.medium_or_better}, {"active", g.active}};
   const auto& t = m->thresholds();
   out["thresholds"] = {{"high", t.high}, {"medium", t.medium}, {"reject", t.reject}};
-  std::printf("  trained on %zu texts in %.2f s (%d threads), %zu labels, %zu members, model %zu bytes\n", rows.size(),
-              out["train_seconds"].get<double>(), s.threads, m->labels().size(), m->members(), m->serialized_bytes());
+  std::printf("  trained on %zu texts in %.2f s (%d threads), %zu labels, %zu fastText members%s (linear weight "
+              "%.2f), model %zu bytes\n",
+              rows.size(), out["train_seconds"].get<double>(), s.threads, m->labels().size(), m->members(),
+              m->has_linear() ? " + hashed linear" : "", m->linear_weight(), m->serialized_bytes());
   std::printf("  thresholds: high >= %.3f, medium >= %.3f, reject < %.3f; gate on hold-out of %zu: acc %.4f, "
               "high %.1f %%, medium+ %.1f %% -> %s\n",
               t.high, t.medium, t.reject, g.n, g.accuracy, 100 * g.high_share, 100 * g.medium_or_better,
@@ -303,9 +318,16 @@ int main(int argc, char** argv) {
     else if (a == "--members") s.members = next();
     else if (a == "--speed-seconds") s.speed_seconds = std::atof(next().c_str());
     else if (a == "--no-quantize") s.quantize = false;
+    else if (a == "--no-linear") s.linear = false;
+    else if (a == "--retrain") s.retrain = true;
+    else if (a == "--linear-epochs") s.linear_epochs = std::atoi(next().c_str());
+    else if (a == "--linear-lr") s.linear_lr = std::atof(next().c_str());
+    else if (a == "--linear-lambda") s.linear_lambda = std::atof(next().c_str());
+    else if (a == "--quant-rows") s.quant_rows = std::atoi(next().c_str());
     else if (a == "--help" || a == "-h") {
       std::printf("usage: closeloop_bench_eval_category [--datasets DIR] [--only banking77|clinc150|shopping]... "
-                  "[--max-rows N] [--val-share F] [--threads N] [--members SPEC] [--speed-seconds S] [--no-quantize]\n");
+                  "[--max-rows N] [--val-share F] [--threads N] [--members SPEC] [--speed-seconds S] [--no-quantize] "
+                  "[--no-linear] [--retrain] [--linear-epochs N] [--linear-lr F] [--linear-lambda F] [--quant-rows N]\n");
       return 0;
     } else die("unknown argument " + a);
   }

@@ -67,7 +67,8 @@ TEST_CASE("category: trains, predicts, calibrates bands and survives a save/load
   REQUIRE(m);
   CHECK(progress_calls > 0);
   CHECK(m->labels() == std::vector<std::string>{"billing", "login", "shipping"});
-  CHECK(m->members() == 3);
+  CHECK(m->members() == opt.members.size());
+  CHECK(m->has_linear());
   CHECK(m->reject_label() == "other");
   CHECK(m->serialized_bytes() <= 2 * 1024 * 1024);
 

@@ -1,7 +1,9 @@
 #pragma once
-// A tenant's category model: an ensemble of a few fastText supervised models (word + character
-// n-grams, different seeds and settings, probabilities averaged), trained in-process from
-// (text, label) examples, quantised, saved as one file. It says how sure it is:
+// A tenant's category model: an ensemble of fastText supervised models (word + character
+// n-grams; probabilities averaged) and a linear model on hashed word / character n-grams
+// (hashed_linear.hpp), mixed with a weight and a temperature picked on a held-out slice of the
+// training data; trained in-process from (text, label) examples, quantised, saved as one
+// versioned file (format 2; format 1 files, fastText only, still load). It says how sure it is:
 //   - confidence bands High / Medium / Low, with thresholds calibrated on a held-out slice so
 //     that High is right about 95 % of the time and Medium about 80 %;
 //   - "needs review" (the reject label, `other` or the data's own `oos`) below a threshold;
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "closeloop/dataset.hpp"
+#include "closeloop/hashed_linear.hpp"
 #include "closeloop/result.hpp"
 
 namespace closeloop {
@@ -42,6 +45,12 @@ struct category_train_options {
   std::vector<category_member_settings> members = default_members();
   int threads = 2;              // members are trained in parallel, one thread each (deterministic)
   double holdout = 0.15;        // stratified share held out to calibrate thresholds and the gate
+  // The fastText members trained without the hold-out are shipped as they are (retrain_members =
+  // false, the fast default) or retrained on all the data after calibration.
+  bool retrain_members = false;
+  bool linear = true;           // add the hashed linear model (retrained on all data, it is cheap)
+  hashed_linear_settings linear_settings;
+  std::size_t max_quantized_rows = 2000;  // embeddings kept per quantised fastText member
   unsigned split_seed = 77;
   bool quantize = true;         // product quantisation, pruned to fit `max_model_bytes`
   std::size_t max_model_bytes = 2 * 1024 * 1024;
@@ -117,7 +126,9 @@ class category_model {
   void set_thresholds(const category_thresholds& t);
   const activation_gate& gate() const;
   const std::string& reject_label() const;
-  std::size_t members() const;
+  std::size_t members() const;  // fastText members
+  bool has_linear() const;
+  double linear_weight() const;  // share of the linear model in the mixed probabilities
   std::size_t serialized_bytes() const;
 
  private:

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -25,10 +26,12 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view file_magic = "CLOSELOOP-CATEGORY-MODEL 1\n";
+// Format 1: fastText members only. Format 2: members and an optional hashed linear model with
+// its mixing weight and temperature. Both load; anything else is refused with its version.
+constexpr std::string_view file_magic_prefix = "CLOSELOOP-CATEGORY-MODEL ";
+constexpr int file_format = 2;
 constexpr std::size_t max_tokens = 2000;  // tokens per text seen by the model
 constexpr std::string_view label_prefix = "__label__";
-constexpr std::size_t max_quantized_rows = 8000;
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation
@@ -249,21 +252,14 @@ std::string normalize_for_category(std::string_view text) {
 }
 
 std::vector<category_member_settings> category_train_options::default_members() {
-  std::vector<category_member_settings> m(3);
-  // Tuned on a banking77 hold-out (tests/bench/README.md): 50 dimensions and 20 epochs keep
-  // training of 10k texts within seconds; the members differ in n-grams so they err differently.
-  for (auto& s : m) {
-    s.dim = 50;
-    s.epoch = 20;
-  }
-  m[0].seed = 1;  // words, word bigrams, character 3..5-grams
-  m[1].seed = 2;  // words and word bigrams only
-  m[1].minn = 0;
-  m[1].maxn = 0;
-  m[2].seed = 3;  // words and character 2..4-grams
-  m[2].word_ngrams = 1;
-  m[2].minn = 2;
-  m[2].maxn = 4;
+  // One fastText member next to the hashed linear model (tests/bench/README.md, "Category"): on
+  // banking77 more fastText members added < 0.5 points each for ~4 s of training and half the
+  // prediction speed each. 50 dimensions, 15 epochs, words + bigrams + char 3..5-grams, 50k buckets.
+  std::vector<category_member_settings> m(1);
+  m[0].dim = 50;
+  m[0].epoch = 15;
+  m[0].bucket = 50000;
+  m[0].seed = 1;
   return m;
 }
 
@@ -282,6 +278,10 @@ struct category_model::impl {
   activation_gate gate;
   std::vector<member> members;
   std::size_t trained_examples = 0;
+  std::optional<hashed_linear> linear;
+  std::string linear_bytes;
+  float linear_weight = 0.0f;       // p = (1 - w) * mean(fastText) + w * linear
+  float linear_temperature = 1.0f;
 
   result<void> bind(member& m) {
     auto dict = m.ft->getDictionary();
@@ -308,12 +308,31 @@ struct category_model::impl {
     for (const auto& [logp, id] : preds) acc[static_cast<std::size_t>(m.to_global[static_cast<std::size_t>(id)])] += std::exp(logp);
   }
 
-  std::vector<float> probabilities_normalized(const std::string& normalized) const {
+  std::vector<float> fasttext_probabilities(const std::string& normalized) const {
     std::vector<float> p(labels.size(), 0.0f);
     if (normalized.empty() || members.empty()) return p;
     for (const auto& m : members) add_probabilities(m, normalized, p);
     const float inv = 1.0f / static_cast<float>(members.size());
     for (auto& x : p) x *= inv;
+    return p;
+  }
+
+  std::vector<float> linear_probabilities(const std::string& normalized) const {
+    std::vector<float> p;
+    if (!linear || normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
+    linear->probabilities(normalized, linear_temperature, p);
+    return p;
+  }
+
+  // The normalised text is made once and shared by every member.
+  std::vector<float> probabilities_normalized(const std::string& normalized) const {
+    const float w = linear ? (members.empty() ? 1.0f : linear_weight) : 0.0f;
+    if (normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
+    std::vector<float> p = w < 1.0f ? fasttext_probabilities(normalized) : std::vector<float>(labels.size(), 0.0f);
+    if (w > 0.0f) {
+      auto q = linear_probabilities(normalized);
+      for (std::size_t i = 0; i < p.size() && i < q.size(); ++i) p[i] = (1.0f - w) * p[i] + w * q[i];
+    }
     return p;
   }
 };
@@ -385,7 +404,7 @@ result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes)
 // Quantises a trained member so that it fits in `budget` bytes (pruning the least important
 // embeddings), reloading the full model and pruning harder when the first try is too large.
 result<std::string> quantize_member(std::shared_ptr<fasttext::FastText>& ft, const std::string& input,
-                                    std::size_t budget) {
+                                    std::size_t budget, std::size_t max_quantized_rows) {
   auto full = to_bytes(*ft);
   if (!full) return full.err();
   const int dim = ft->getDimension();
@@ -430,10 +449,11 @@ result<std::string> quantize_member(std::shared_ptr<fasttext::FastText>& ft, con
 
 result<category_model> category_model::train(const std::vector<labelled_text>& examples,
                                              const category_train_options& opt) {
-  if (opt.members.empty()) return make_error(errc::invalid_argument, "category model: no ensemble members configured");
+  if (opt.members.empty() && !opt.linear)
+    return make_error(errc::invalid_argument, "category model: no ensemble members configured");
   category_model model;
   impl& m = *model.impl_;
-  // Label table (sorted, stable) and normalised texts.
+  // Label table (sorted, stable) and normalised texts, made once and shared by every member.
   std::map<std::string, std::size_t> label_index;
   for (const auto& e : examples) label_index.emplace(e.label, 0);
   if (label_index.size() < 2)
@@ -445,17 +465,17 @@ result<category_model> category_model::train(const std::vector<labelled_text>& e
   }
   m.reject_label = !opt.reject_label.empty() ? opt.reject_label : label_index.count("oos") ? "oos" : "other";
 
-  std::vector<std::string> lines;
+  std::vector<std::string> texts;
   std::vector<std::size_t> gold;
-  lines.reserve(examples.size());
+  texts.reserve(examples.size());
   for (const auto& e : examples) {
     std::string n = normalize_for_category(e.text);
     if (n.empty()) continue;
     gold.push_back(label_index[e.label]);
-    lines.push_back(label_token(gold.back()) + " " + n + "\n");
+    texts.push_back(std::move(n));
   }
-  if (lines.size() < 2) return make_error(errc::invalid_argument, "category model: no usable training text");
-  m.trained_examples = lines.size();
+  if (texts.size() < 2) return make_error(errc::invalid_argument, "category model: no usable training text");
+  m.trained_examples = texts.size();
 
   // Stratified hold-out.
   std::vector<std::vector<std::size_t>> by_label(m.labels.size());
@@ -476,74 +496,185 @@ result<category_model> category_model::train(const std::vector<labelled_text>& e
     std::ofstream out(path, std::ios::binary);
     // Shuffle the order so fastText's single pass sees labels mixed.
     std::vector<std::size_t> order;
-    for (std::size_t i = 0; i < lines.size(); ++i)
+    for (std::size_t i = 0; i < texts.size(); ++i)
       if (include_held || !held[i]) order.push_back(i);
     std::mt19937 r(opt.split_seed + 1);
     std::shuffle(order.begin(), order.end(), r);
-    for (auto i : order) out << lines[i];
+    for (auto i : order) out << label_token(gold[i]) << ' ' << texts[i] << '\n';
     return static_cast<bool>(out);
   };
 
+  // Size budget: the linear model takes its own share, the fastText members split the rest.
+  const std::size_t margin = std::min<std::size_t>(opt.max_model_bytes / 4, 64 * 1024);
+  hashed_linear_settings lin_settings = opt.linear_settings;
+  if (opt.linear) {
+    const std::size_t ft_floor = opt.members.size() * 200 * 1024;
+    const std::size_t room = opt.max_model_bytes - margin;
+    lin_settings.max_bytes = std::min(lin_settings.max_bytes, room > ft_floor ? room - ft_floor : room / 2);
+  }
+  const std::size_t ft_budget =
+      opt.members.empty() ? 0
+                          : (opt.max_model_bytes - margin - (opt.linear ? lin_settings.max_bytes : 0)) / opt.members.size();
+
   std::mutex progress_mu;
-  std::size_t total_steps = opt.members.size() * (calibrate ? 2 : 1), done_steps = 0;
+  std::size_t total_steps = 0, done_steps = 0;
   auto report = [&](std::string_view stage) {
     std::lock_guard lock(progress_mu);
     ++done_steps;
     if (opt.progress) opt.progress(stage, done_steps, total_steps);
   };
-
-  // Trains every member on `path`, `threads` at a time.
-  auto train_all = [&](const std::string& path, std::string_view stage)
-      -> result<std::vector<std::shared_ptr<fasttext::FastText>>> {
-    std::vector<std::shared_ptr<fasttext::FastText>> out(opt.members.size());
-    std::vector<std::string> errors(opt.members.size());
+  // Runs independent tasks (each returns an error message or "") on `threads` threads, in order.
+  auto run_tasks = [&](std::vector<std::function<std::string()>>& tasks) -> result<void> {
+    std::vector<std::string> errors(tasks.size());
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      for (std::size_t i; (i = next++) < opt.members.size();) {
-        auto r = train_member(path, opt.members[i], {});
-        if (r) out[i] = *r;
-        else errors[i] = r.err().message;
-        report(stage);
-      }
+      for (std::size_t i; (i = next++) < tasks.size();) errors[i] = tasks[i]();
     };
     std::vector<std::thread> pool;
-    const std::size_t nthreads = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, opt.threads)), 1,
-                                                         opt.members.size());
+    const std::size_t nthreads =
+        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, opt.threads)), 1, std::max<std::size_t>(1, tasks.size()));
     for (std::size_t t = 1; t < nthreads; ++t) pool.emplace_back(worker);
     worker();
     for (auto& t : pool) t.join();
     for (const auto& e : errors)
       if (!e.empty()) return make_error(errc::invalid_argument, e);
-    return out;
+    return {};
   };
 
-  auto install = [&](std::vector<std::shared_ptr<fasttext::FastText>>& fts) -> result<void> {
+  temp_file part("train"), all("train");
+  if (calibrate && !write_file(part.path(), false))
+    return make_error(errc::internal, "category model: cannot write a temp file");
+  if (!opt.members.empty() && (!calibrate || opt.retrain_members) && !write_file(all.path(), true))
+    return make_error(errc::internal, "category model: cannot write a temp file");
+
+  // fastText members: trained (and quantised) on `input`; one task each.
+  std::vector<std::shared_ptr<fasttext::FastText>> fts(opt.members.size());
+  std::vector<std::string> ft_bytes(opt.members.size());
+  auto member_tasks = [&](const std::string& input, std::string_view stage) {
+    std::vector<std::function<std::string()>> tasks;
+    for (std::size_t i = 0; i < opt.members.size(); ++i)
+      tasks.push_back([&, i, input, stage]() -> std::string {
+        auto r = train_member(input, opt.members[i], {});
+        if (!r) return r.err().message;
+        fts[i] = *r;
+        auto b = opt.quantize ? quantize_member(fts[i], input, ft_budget, opt.max_quantized_rows) : to_bytes(*fts[i]);
+        if (!b) return b.err().message;
+        ft_bytes[i] = std::move(*b);
+        report(stage);
+        return {};
+      });
+    return tasks;
+  };
+
+  std::vector<std::pair<std::string_view, int>> lin_part_rows, lin_all_rows;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    lin_all_rows.emplace_back(texts[i], static_cast<int>(gold[i]));
+    if (!held[i]) lin_part_rows.emplace_back(texts[i], static_cast<int>(gold[i]));
+  }
+  std::optional<hashed_linear> lin_part, lin_all;
+  std::vector<std::function<std::string()>> tasks = member_tasks(calibrate ? part.path() : all.path(), "train");
+  if (opt.linear) {
+    if (calibrate)
+      tasks.push_back([&]() -> std::string {
+        auto r = hashed_linear::train(lin_part_rows, static_cast<int>(m.labels.size()), lin_settings);
+        if (!r) return r.err().message;
+        lin_part = std::move(*r);
+        report("linear");
+        return {};
+      });
+    tasks.push_back([&]() -> std::string {
+      auto r = hashed_linear::train(lin_all_rows, static_cast<int>(m.labels.size()), lin_settings);
+      if (!r) return r.err().message;
+      lin_all = std::move(*r);
+      report("linear");
+      return {};
+    });
+  }
+  total_steps = tasks.size() + (calibrate && opt.retrain_members ? opt.members.size() : 0);
+  if (auto r = run_tasks(tasks); !r) return r.err();
+
+  auto install = [&]() -> result<void> {
     m.members.clear();
     for (std::size_t i = 0; i < fts.size(); ++i) {
       impl::member mem;
       mem.settings = opt.members[i];
       mem.ft = fts[i];
+      mem.bytes = ft_bytes[i];
       if (auto b = m.bind(mem); !b) return b.err();
       m.members.push_back(std::move(mem));
     }
     return {};
   };
+  if (auto r = install(); !r) return r.err();
 
+  m.linear_weight = m.members.empty() ? 1.0f : 0.5f;
+  m.linear_temperature = 1.0f;
   if (calibrate) {
-    temp_file part("train");
-    if (!write_file(part.path(), false)) return make_error(errc::internal, "category model: cannot write a temp file");
-    auto fts = train_all(part.path(), "calibrate");
-    if (!fts) return fts.err();
-    if (auto r = install(*fts); !r) return r.err();
-    // Calibrate on the held-out slice.
+    // The mixing weight and the linear model's temperature, then the bands and the gate, on the
+    // held-out slice (models trained without it).
+    std::vector<std::size_t> hi_idx;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      if (held[i]) hi_idx.push_back(i);
+    std::vector<std::vector<float>> pf, sl;
+    for (auto i : hi_idx) {
+      pf.push_back(m.fasttext_probabilities(texts[i]));
+      std::vector<float> s;
+      if (lin_part) lin_part->scores(texts[i], s);
+      sl.push_back(std::move(s));
+    }
+    if (lin_part) {
+      auto softmax_t = [](const std::vector<float>& s, float t) {
+        std::vector<float> p(s);
+        float mx = *std::max_element(p.begin(), p.end()), sum = 0;
+        for (auto& x : p) sum += (x = std::exp((x - mx) / t));
+        for (auto& x : p) x /= sum;
+        return p;
+      };
+      double best_nll = 1e300;
+      for (float t : {0.25f, 0.35f, 0.5f, 0.7f, 1.0f, 1.4f, 2.0f}) {
+        double nll = 0;
+        for (std::size_t j = 0; j < hi_idx.size(); ++j)
+          nll -= std::log(std::max(1e-9f, softmax_t(sl[j], t)[gold[hi_idx[j]]]));
+        if (nll < best_nll) {
+          best_nll = nll;
+          m.linear_temperature = t;
+        }
+      }
+      std::vector<std::vector<float>> pl;
+      for (const auto& s : sl) pl.push_back(softmax_t(s, m.linear_temperature));
+      if (!m.members.empty()) {
+        std::size_t best_right = 0;
+        double best_w_nll = 1e300;
+        for (int k = 0; k <= 20; ++k) {
+          const float w = static_cast<float>(k) / 20.0f;
+          std::size_t right = 0;
+          double nll = 0;
+          for (std::size_t j = 0; j < hi_idx.size(); ++j) {
+            std::size_t best = 0;
+            float bp = -1;
+            for (std::size_t c = 0; c < m.labels.size(); ++c) {
+              float v = (1 - w) * pf[j][c] + w * pl[j][c];
+              if (v > bp) {
+                bp = v;
+                best = c;
+              }
+            }
+            right += best == gold[hi_idx[j]] ? 1 : 0;
+            nll -= std::log(std::max(1e-9f, (1 - w) * pf[j][gold[hi_idx[j]]] + w * pl[j][gold[hi_idx[j]]]));
+          }
+          if (right > best_right || (right == best_right && nll < best_w_nll)) {
+            best_right = right;
+            best_w_nll = nll;
+            m.linear_weight = w;
+          }
+        }
+      }
+      m.linear = std::move(lin_part);
+    }
     std::vector<scored> sc;
     std::size_t right = 0;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      if (!held[i]) continue;
-      const std::string& ln = lines[i];
-      std::string text = ln.substr(ln.find(' ') + 1);
-      text.pop_back();
-      auto p = m.probabilities_normalized(text);
+    for (auto i : hi_idx) {
+      auto p = m.probabilities_normalized(texts[i]);
       auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
       bool ok = best == gold[i];
       right += ok ? 1 : 0;
@@ -572,39 +703,18 @@ result<category_model> category_model::train(const std::vector<labelled_text>& e
     m.gate.high_share = sc.empty() ? 0 : static_cast<double>(hi) / static_cast<double>(sc.size());
     m.gate.medium_or_better = sc.empty() ? 0 : static_cast<double>(med) / static_cast<double>(sc.size());
     m.gate.active = m.gate.high_share >= 0.30 && m.gate.medium_or_better >= 0.60;
-  }
 
-  temp_file all("train");
-  if (!write_file(all.path(), true)) return make_error(errc::internal, "category model: cannot write a temp file");
-  auto fts = train_all(all.path(), "train");
-  if (!fts) return fts.err();
-  if (opt.quantize) {
-    const std::size_t budget = (opt.max_model_bytes - std::min<std::size_t>(opt.max_model_bytes / 4, 64 * 1024)) /
-                               fts->size();
-    // Quantised in parallel like training (product quantisation's k-means is the slow part).
-    std::vector<std::string> errors(fts->size());
-    std::atomic<std::size_t> next{0};
-    done_steps = 0;
-    total_steps = fts->size();
-    auto worker = [&] {
-      for (std::size_t i; (i = next++) < fts->size();) {
-        auto b = quantize_member((*fts)[i], all.path(), budget);
-        if (!b) errors[i] = b.err().message;
-        report("quantise");
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::min<int>(std::max(1, opt.threads), static_cast<int>(fts->size())); ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    for (const auto& e : errors)
-      if (!e.empty()) return make_error(errc::internal, e);
+    if (opt.retrain_members && !opt.members.empty()) {
+      auto again = member_tasks(all.path(), "retrain");
+      if (auto r = run_tasks(again); !r) return r.err();
+      if (auto r = install(); !r) return r.err();
+    }
   }
-  if (auto r = install(*fts); !r) return r.err();
-  for (auto& mem : m.members) {
-    auto b = to_bytes(*mem.ft);
-    if (!b) return b.err();
-    mem.bytes = std::move(*b);
+  if (lin_all) {
+    m.linear = std::move(lin_all);
+    m.linear_bytes = m.linear->to_bytes();
+  } else {
+    m.linear.reset();
   }
   return model;
 }
@@ -701,6 +811,10 @@ void category_model::set_thresholds(const category_thresholds& t) { impl_->thres
 const activation_gate& category_model::gate() const { return impl_->gate; }
 const std::string& category_model::reject_label() const { return impl_->reject_label; }
 std::size_t category_model::members() const { return impl_->members.size(); }
+bool category_model::has_linear() const { return impl_->linear.has_value(); }
+double category_model::linear_weight() const {
+  return impl_->linear ? (impl_->members.empty() ? 1.0 : impl_->linear_weight) : 0.0;
+}
 std::size_t category_model::serialized_bytes() const { return serialize().size(); }
 
 std::string category_model::serialize() const {
@@ -719,10 +833,19 @@ std::string category_model::serialize() const {
   for (const auto& mem : m.members)
     members.push_back({{"bytes", mem.bytes.size()}, {"fnv1a", fnv1a(mem.bytes)}, {"settings", settings_to_json(mem.settings)}});
   h["members"] = members;
+  h["format"] = file_format;
+  if (m.linear)
+    h["linear"] = {{"bytes", m.linear_bytes.size()},
+                   {"fnv1a", fnv1a(m.linear_bytes)},
+                   {"weight", m.linear_weight},
+                   {"temperature", m.linear_temperature},
+                   {"features", m.linear->n_features()}};
   std::string header = h.dump();
-  std::string out(file_magic);
+  std::string out(file_magic_prefix);
+  out += std::to_string(file_format) + "\n";
   out += std::to_string(header.size()) + "\n" + header + "\n";
   for (const auto& mem : m.members) out += mem.bytes;
+  if (m.linear) out += m.linear_bytes;
   return out;
 }
 
@@ -751,8 +874,15 @@ result<category_model> category_model::load(const std::string& path) {
 
 result<category_model> category_model::load_from_memory(std::string_view bytes) {
   auto bad = [](const std::string& what) { return make_error(errc::invalid_argument, "not a category model: " + what); };
-  if (bytes.substr(0, file_magic.size()) != file_magic) return bad("wrong magic");
-  bytes.remove_prefix(file_magic.size());
+  if (bytes.substr(0, file_magic_prefix.size()) != file_magic_prefix) return bad("wrong magic");
+  bytes.remove_prefix(file_magic_prefix.size());
+  auto vl = bytes.find('\n');
+  if (vl == std::string_view::npos || vl > 8) return bad("no format version");
+  const std::string version(bytes.substr(0, vl));
+  if (version != "1" && version != "2")
+    return make_error(errc::invalid_argument, "category model: unsupported format version " + version +
+                                                  " (this build reads versions 1 and 2); retrain the model");
+  bytes.remove_prefix(vl + 1);
   auto nl = bytes.find('\n');
   if (nl == std::string_view::npos || nl > 12) return bad("no header length");
   std::size_t hlen = std::strtoull(std::string(bytes.substr(0, nl)).c_str(), nullptr, 10);
@@ -785,10 +915,24 @@ result<category_model> category_model::load_from_memory(std::string_view bytes) 
       if (auto b = m.bind(mem); !b) return b.err();
       m.members.push_back(std::move(mem));
     }
+    if (version == "2" && h.contains("linear")) {
+      const auto& lj = h.at("linear");
+      std::size_t n = lj.at("bytes").get<std::size_t>();
+      if (n > bytes.size()) return bad("truncated linear model");
+      m.linear_bytes = std::string(bytes.substr(0, n));
+      bytes.remove_prefix(n);
+      if (fnv1a(m.linear_bytes) != lj.at("fnv1a").get<std::uint64_t>()) return bad("linear model checksum mismatch");
+      auto lin = hashed_linear::from_bytes(m.linear_bytes);
+      if (!lin) return bad(lin.err().message);
+      if (lin->n_labels() != static_cast<int>(m.labels.size())) return bad("linear model label count mismatch");
+      m.linear = std::move(*lin);
+      m.linear_weight = std::clamp(lj.at("weight").get<float>(), 0.0f, 1.0f);
+      m.linear_temperature = std::max(1e-3f, lj.at("temperature").get<float>());
+    }
   } catch (const std::exception& e) {
     return bad(e.what());
   }
-  if (m.members.empty()) return bad("no members");
+  if (m.members.empty() && !m.linear) return bad("no members");
   return model;
 }
 

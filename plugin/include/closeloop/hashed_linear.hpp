@@ -1,0 +1,60 @@
+#pragma once
+// A linear classifier on hashed sparse features, the second model family in the category
+// ensemble (category_model.hpp). Features of an already-normalised text (normalize_for_category:
+// space-separated tokens): word unigrams, word bigrams and character 2..5-grams inside each word
+// (with word-boundary marks), weighted log(1 + count) * idf and L2-normalised. Trained with SGD
+// on the multinomial logistic loss (softmax), L2-regularised, a few epochs. After training the
+// least important feature rows are pruned to fit a byte budget and the weights are stored as
+// int8 with one float scale per feature row.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "closeloop/result.hpp"
+
+namespace closeloop {
+
+struct hashed_linear_settings {
+  int epochs = 10;
+  double lr = 4.0;          // initial step, decayed linearly to 2 % over the epochs
+  double lambda = 1e-5;     // L2 regularisation per example
+  int minn = 2, maxn = 5;   // character n-grams inside words (0 = none)
+  bool word_bigrams = true;
+  unsigned seed = 1;
+  std::size_t max_bytes = 1200 * 1024;  // pruned to fit
+};
+
+// The hashed features of a normalised text: (feature hash, raw count), sorted by hash, merged.
+std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view normalized, const hashed_linear_settings& s);
+
+class hashed_linear {
+ public:
+  // examples: (normalised text, label index < n_labels). Deterministic for a given seed.
+  static result<hashed_linear> train(const std::vector<std::pair<std::string_view, int>>& examples, int n_labels,
+                                     const hashed_linear_settings& s);
+  static result<hashed_linear> from_bytes(std::string_view bytes);
+  std::string to_bytes() const;
+
+  // Class scores (logits) for a normalised text; size n_labels(). Empty text gives zeros.
+  void scores(std::string_view normalized, std::vector<float>& out) const;
+  // Softmax of scores / temperature.
+  void probabilities(std::string_view normalized, float temperature, std::vector<float>& out) const;
+
+  int n_labels() const { return n_labels_; }
+  std::size_t n_features() const { return keys_.size(); }
+  const hashed_linear_settings& settings() const { return s_; }
+
+ private:
+  hashed_linear_settings s_;
+  int n_labels_ = 0;
+  float default_idf_ = 1.0f;          // for features not kept (unseen or pruned)
+  std::vector<std::uint32_t> keys_;   // sorted feature hashes
+  std::vector<float> idf_;            // per kept feature
+  std::vector<float> scale_;          // per kept feature: weight = int8 * scale
+  std::vector<std::int8_t> w_;        // keys_.size() x n_labels_
+  std::vector<float> bias_;           // n_labels_
+};
+
+}  // namespace closeloop

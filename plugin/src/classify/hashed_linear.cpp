@@ -1,0 +1,332 @@
+// Hashed-feature linear classifier (multinomial logistic regression, SGD); see hashed_linear.hpp.
+#include "closeloop/hashed_linear.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+
+namespace closeloop {
+
+namespace {
+
+constexpr std::string_view blob_magic = "CLOSELOOP-HLIN 1\n";
+
+inline std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+inline std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return mix64(h);
+}
+
+template <typename T>
+void put(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+template <typename T>
+void put_vec(std::string& out, const std::vector<T>& v) {
+  if (!v.empty()) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+struct reader {
+  std::string_view b;
+  bool ok = true;
+  template <typename T>
+  T get() {
+    T v{};
+    if (b.size() < sizeof(T)) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, b.data(), sizeof(T));
+    b.remove_prefix(sizeof(T));
+    return v;
+  }
+  template <typename T>
+  void get_vec(std::vector<T>& v, std::size_t n) {
+    if (n > b.size() / sizeof(T)) {
+      ok = false;
+      return;
+    }
+    v.resize(n);
+    if (n) std::memcpy(v.data(), b.data(), n * sizeof(T));
+    b.remove_prefix(n * sizeof(T));
+  }
+};
+
+void softmax(std::vector<float>& v, float inv_t) {
+  if (v.empty()) return;
+  float mx = *std::max_element(v.begin(), v.end());
+  float sum = 0;
+  for (auto& x : v) {
+    x = std::exp((x - mx) * inv_t);
+    sum += x;
+  }
+  for (auto& x : v) x /= sum;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view text, const hashed_linear_settings& s) {
+  std::vector<std::uint32_t> h;
+  h.reserve(text.size() * 3 + 8);
+  std::uint64_t prev = 0;
+  bool have_prev = false;
+  std::string padded;
+  std::vector<std::size_t> offs;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view tok = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (tok.empty()) continue;
+    const std::uint64_t u = hash_bytes(tok, 1);
+    h.push_back(static_cast<std::uint32_t>(u));
+    if (s.word_bigrams && have_prev) h.push_back(static_cast<std::uint32_t>(mix64(prev * 116049371ULL + u + 2)));
+    prev = u;
+    have_prev = true;
+    if (s.minn <= 0 || s.maxn < s.minn) continue;
+    // Code point starts of "<tok>".
+    padded.assign("<");
+    padded.append(tok);
+    padded.push_back('>');
+    offs.clear();
+    for (std::size_t i = 0; i < padded.size(); ++i)
+      if ((static_cast<unsigned char>(padded[i]) & 0xC0) != 0x80) offs.push_back(i);
+    const std::size_t ncp = offs.size();
+    if (ncp <= 3) continue;  // a single character: the unigram says it all
+    offs.push_back(padded.size());
+    for (std::size_t i = 0; i < ncp; ++i)
+      for (int n = s.minn; n <= s.maxn && i + static_cast<std::size_t>(n) <= ncp; ++n) {
+        if (n == static_cast<int>(ncp)) continue;  // the whole word: the unigram
+        std::string_view g(padded.data() + offs[i], offs[i + static_cast<std::size_t>(n)] - offs[i]);
+        h.push_back(static_cast<std::uint32_t>(hash_bytes(g, 3)));
+      }
+  }
+  std::sort(h.begin(), h.end());
+  std::vector<std::pair<std::uint32_t, float>> out;
+  for (std::size_t i = 0; i < h.size();) {
+    std::size_t j = i;
+    while (j < h.size() && h[j] == h[i]) ++j;
+    out.emplace_back(h[i], static_cast<float>(j - i));
+    i = j;
+  }
+  return out;
+}
+
+result<hashed_linear> hashed_linear::train(const std::vector<std::pair<std::string_view, int>>& examples, int n_labels,
+                                           const hashed_linear_settings& s) {
+  if (n_labels < 2) return make_error(errc::invalid_argument, "hashed linear: need at least 2 labels");
+  if (examples.empty()) return make_error(errc::invalid_argument, "hashed linear: no examples");
+  const auto K = static_cast<std::size_t>(n_labels);
+  // Features, dictionary and document frequencies.
+  std::unordered_map<std::uint32_t, std::uint32_t> index;
+  std::vector<std::uint32_t> keys, df;
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> rows;  // (dense index, raw count)
+  rows.reserve(examples.size());
+  for (const auto& [text, y] : examples) {
+    if (y < 0 || y >= n_labels) return make_error(errc::invalid_argument, "hashed linear: label out of range");
+    auto f = hashed_features(text, s);
+    for (auto& [k, c] : f) {
+      auto [it, fresh] = index.emplace(k, static_cast<std::uint32_t>(keys.size()));
+      if (fresh) {
+        keys.push_back(k);
+        df.push_back(0);
+      }
+      df[it->second]++;
+      k = it->second;
+    }
+    rows.push_back(std::move(f));
+  }
+  const std::size_t F = keys.size();
+  const double N = static_cast<double>(examples.size());
+  std::vector<float> idf(F);
+  for (std::size_t i = 0; i < F; ++i) idf[i] = static_cast<float>(std::log((N + 1) / (df[i] + 1.0)) + 1.0);
+  const float default_idf = static_cast<float>(std::log((N + 1) / 2.0) + 1.0);
+  // Weighted, L2-normalised values; mass = sum of a feature's values over documents.
+  std::vector<double> mass(F, 0.0);
+  for (auto& r : rows) {
+    double norm = 0;
+    for (auto& [k, c] : r) {
+      c = std::log1p(c) * idf[k];
+      norm += static_cast<double>(c) * c;
+    }
+    const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+    for (auto& [k, c] : r) {
+      c *= inv;
+      mass[k] += c;
+    }
+  }
+  // SGD on the softmax loss, weights kept as wscale * W (lazy L2 decay).
+  std::vector<float> W(F * K, 0.0f), b(K, 0.0f), p(K);
+  double wscale = 1.0;
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(s.seed);
+  const double T = static_cast<double>(std::max(1, s.epochs)) * static_cast<double>(rows.size());
+  double t = 0;
+  for (int ep = 0; ep < std::max(1, s.epochs); ++ep) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto i : order) {
+      const double lr = s.lr * std::max(0.02, 1.0 - t / T);
+      t += 1;
+      const auto& r = rows[i];
+      const int y = examples[i].second;
+      for (std::size_t k = 0; k < K; ++k) p[k] = b[k];
+      const float ws = static_cast<float>(wscale);
+      for (const auto& [f, x] : r) {
+        const float* w = &W[f * K];
+        const float xv = x * ws;
+        for (std::size_t k = 0; k < K; ++k) p[k] += xv * w[k];
+      }
+      softmax(p, 1.0f);
+      p[static_cast<std::size_t>(y)] -= 1.0f;  // gradient of the loss w.r.t. the scores
+      wscale *= (1.0 - lr * s.lambda);
+      const float step = static_cast<float>(lr / wscale);
+      for (const auto& [f, x] : r) {
+        float* w = &W[f * K];
+        const float g = step * x;
+        for (std::size_t k = 0; k < K; ++k) w[k] -= g * p[k];
+      }
+      for (std::size_t k = 0; k < K; ++k) b[k] -= static_cast<float>(lr * 0.1) * p[k];
+      if (wscale < 1e-4) {
+        for (auto& w : W) w *= static_cast<float>(wscale);
+        wscale = 1.0;
+      }
+    }
+  }
+  for (auto& w : W) w *= static_cast<float>(wscale);
+
+  // Prune: keep the rows with the largest (weight norm x feature mass) that fit the budget.
+  hashed_linear m;
+  m.s_ = s;
+  m.n_labels_ = n_labels;
+  m.default_idf_ = default_idf;
+  m.bias_ = b;
+  const std::size_t fixed = 256 + K * 4;
+  const std::size_t per_row = 12 + K;
+  const std::size_t keep = std::min(F, s.max_bytes > fixed ? (s.max_bytes - fixed) / per_row : 0);
+  std::vector<std::uint32_t> ids(F);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::vector<double> importance(F);
+  for (std::size_t f = 0; f < F; ++f) {
+    double n2 = 0;
+    for (std::size_t k = 0; k < K; ++k) n2 += static_cast<double>(W[f * K + k]) * W[f * K + k];
+    importance[f] = std::sqrt(n2) * mass[f];
+  }
+  if (keep < F)
+    std::nth_element(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep), ids.end(),
+                     [&](std::uint32_t a, std::uint32_t c) { return importance[a] > importance[c]; });
+  ids.resize(keep);
+  std::sort(ids.begin(), ids.end(), [&](std::uint32_t a, std::uint32_t c) { return keys[a] < keys[c]; });
+  m.keys_.reserve(keep);
+  m.idf_.reserve(keep);
+  m.scale_.reserve(keep);
+  m.w_.resize(keep * K);
+  for (std::size_t r = 0; r < keep; ++r) {
+    const std::size_t f = ids[r];
+    float mx = 0;
+    for (std::size_t k = 0; k < K; ++k) mx = std::max(mx, std::fabs(W[f * K + k]));
+    const float scale = mx > 0 ? mx / 127.0f : 1.0f;
+    m.keys_.push_back(keys[f]);
+    m.idf_.push_back(idf[f]);
+    m.scale_.push_back(scale);
+    for (std::size_t k = 0; k < K; ++k)
+      m.w_[r * K + k] = static_cast<std::int8_t>(std::lround(std::clamp(W[f * K + k] / scale, -127.0f, 127.0f)));
+  }
+  return m;
+}
+
+void hashed_linear::scores(std::string_view normalized, std::vector<float>& out) const {
+  const auto K = static_cast<std::size_t>(n_labels_);
+  out.assign(K, 0.0f);
+  if (normalized.empty() || K == 0) return;
+  auto f = hashed_features(normalized, s_);
+  double norm = 0;
+  for (const auto& [h, c] : f) {
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), h);
+    const bool known = it != keys_.end() && *it == h;
+    const std::size_t r = known ? static_cast<std::size_t>(it - keys_.begin()) : 0;
+    const float v = std::log1p(c) * (known ? idf_[r] : default_idf_);
+    norm += static_cast<double>(v) * v;
+    if (!known) continue;
+    const float g = v * scale_[r];
+    const std::int8_t* w = &w_[r * K];
+    for (std::size_t k = 0; k < K; ++k) out[k] += g * static_cast<float>(w[k]);
+  }
+  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (std::size_t k = 0; k < K; ++k) out[k] = out[k] * inv + bias_[k];
+}
+
+void hashed_linear::probabilities(std::string_view normalized, float temperature, std::vector<float>& out) const {
+  scores(normalized, out);
+  softmax(out, 1.0f / std::max(1e-3f, temperature));
+}
+
+std::string hashed_linear::to_bytes() const {
+  std::string out(blob_magic);
+  put(out, static_cast<std::int32_t>(s_.epochs));
+  put(out, s_.lr);
+  put(out, s_.lambda);
+  put(out, static_cast<std::int32_t>(s_.minn));
+  put(out, static_cast<std::int32_t>(s_.maxn));
+  put(out, static_cast<std::int32_t>(s_.word_bigrams ? 1 : 0));
+  put(out, static_cast<std::uint32_t>(s_.seed));
+  put(out, static_cast<std::int32_t>(n_labels_));
+  put(out, static_cast<std::uint64_t>(keys_.size()));
+  put(out, default_idf_);
+  put_vec(out, bias_);
+  put_vec(out, keys_);
+  put_vec(out, idf_);
+  put_vec(out, scale_);
+  put_vec(out, w_);
+  return out;
+}
+
+result<hashed_linear> hashed_linear::from_bytes(std::string_view bytes) {
+  auto bad = [](const char* what) {
+    return make_error(errc::invalid_argument, std::string("hashed linear model: ") + what);
+  };
+  if (bytes.substr(0, blob_magic.size()) != blob_magic) return bad("wrong magic or version");
+  reader r{bytes.substr(blob_magic.size())};
+  hashed_linear m;
+  m.s_.epochs = r.get<std::int32_t>();
+  m.s_.lr = r.get<double>();
+  m.s_.lambda = r.get<double>();
+  m.s_.minn = r.get<std::int32_t>();
+  m.s_.maxn = r.get<std::int32_t>();
+  m.s_.word_bigrams = r.get<std::int32_t>() != 0;
+  m.s_.seed = r.get<std::uint32_t>();
+  m.n_labels_ = r.get<std::int32_t>();
+  const auto n = r.get<std::uint64_t>();
+  m.default_idf_ = r.get<float>();
+  if (!r.ok || m.n_labels_ < 2 || m.n_labels_ > 100000 || m.s_.minn < 0 || m.s_.maxn > 16) return bad("bad header");
+  const auto K = static_cast<std::size_t>(m.n_labels_);
+  r.get_vec(m.bias_, K);
+  if (!r.ok || n > r.b.size()) return bad("truncated");
+  r.get_vec(m.keys_, n);
+  r.get_vec(m.idf_, n);
+  r.get_vec(m.scale_, n);
+  if (!r.ok || (n && r.b.size() / n < K)) return bad("truncated");
+  r.get_vec(m.w_, n * K);
+  if (!r.ok) return bad("truncated");
+  if (!r.b.empty()) return bad("trailing bytes");
+  if (!std::is_sorted(m.keys_.begin(), m.keys_.end())) return bad("keys not sorted");
+  return m;
+}
+
+}  // namespace closeloop
