@@ -43,6 +43,10 @@ struct settings {
   int linear_epochs = -1;
   double linear_lr = -1, linear_lambda = -1;
   int quant_rows = -1;
+  int linear_minn = -1, linear_maxn = -1;
+  long linear_bytes = -1;
+  bool linear_average = false;
+  std::size_t max_model_bytes = 0;
 };
 
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
@@ -197,6 +201,11 @@ category_model train(const settings& s, const std::vector<labelled_text>& rows, 
   if (s.linear_epochs > 0) o.linear_settings.epochs = s.linear_epochs;
   if (s.linear_lr > 0) o.linear_settings.lr = s.linear_lr;
   if (s.linear_lambda >= 0) o.linear_settings.lambda = s.linear_lambda;
+  o.linear_settings.average = s.linear_average;
+  if (s.linear_minn >= 0) o.linear_settings.minn = s.linear_minn;
+  if (s.linear_maxn >= 0) o.linear_settings.maxn = s.linear_maxn;
+  if (s.linear_bytes > 0) o.linear_settings.max_bytes = static_cast<std::size_t>(s.linear_bytes);
+  if (s.max_model_bytes > 0) o.max_model_bytes = s.max_model_bytes;
   if (s.quant_rows > 0) o.max_quantized_rows = static_cast<std::size_t>(s.quant_rows);
   auto t0 = clock_type::now();
   auto m = category_model::train(rows, o);
@@ -323,11 +332,17 @@ int main(int argc, char** argv) {
     else if (a == "--linear-epochs") s.linear_epochs = std::atoi(next().c_str());
     else if (a == "--linear-lr") s.linear_lr = std::atof(next().c_str());
     else if (a == "--linear-lambda") s.linear_lambda = std::atof(next().c_str());
+    else if (a == "--linear-average") s.linear_average = true;
+    else if (a == "--linear-minn") s.linear_minn = std::atoi(next().c_str());
+    else if (a == "--linear-maxn") s.linear_maxn = std::atoi(next().c_str());
+    else if (a == "--linear-bytes") s.linear_bytes = std::atol(next().c_str());
+    else if (a == "--max-model-bytes") s.max_model_bytes = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--quant-rows") s.quant_rows = std::atoi(next().c_str());
     else if (a == "--help" || a == "-h") {
       std::printf("usage: closeloop_bench_eval_category [--datasets DIR] [--only banking77|clinc150|shopping]... "
                   "[--max-rows N] [--val-share F] [--threads N] [--members SPEC] [--speed-seconds S] [--no-quantize] "
-                  "[--no-linear] [--retrain] [--linear-epochs N] [--linear-lr F] [--linear-lambda F] [--quant-rows N]\n");
+                  "[--no-linear] [--retrain] [--linear-epochs N] [--linear-lr F] [--linear-lambda F] [--linear-average] [--linear-minn N] [--linear-maxn N] [--linear-bytes N] "
+                  "[--max-model-bytes N] [--quant-rows N]\n");
       return 0;
     } else die("unknown argument " + a);
   }

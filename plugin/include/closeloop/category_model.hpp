@@ -115,9 +115,10 @@ class category_model {
   // for speed measurements).
   std::string predict_raw_first_member(std::string_view normalized_text) const;
 
-  // Picks thresholds().reject on labelled data containing the reject label: the threshold that
-  // maximises in-scope accuracy + oos recall, preferring oos recall >= min_oos_recall while
-  // in-scope accuracy stays >= min_in_scope. Stores it and returns the figures.
+  // Picks thresholds().reject on labelled data containing the reject label: among thresholds with
+  // in-scope accuracy >= min_in_scope and oos recall >= min_oos_recall, the one with the largest
+  // worst-case margin over those targets; if none meets both, the best in-scope + oos sum.
+  // Stores it and returns the figures.
   reject_calibration calibrate_reject(const std::vector<labelled_text>& examples, double min_in_scope = 0.90,
                                       double min_oos_recall = 0.60);
 

@@ -22,6 +22,7 @@ struct hashed_linear_settings {
   double lambda = 1e-5;     // L2 regularisation per example
   int minn = 2, maxn = 5;   // character n-grams inside words (0 = none)
   bool word_bigrams = true;
+  bool average = false;     // average the weights over the ends of the later half of the epochs
   unsigned seed = 1;
   std::size_t max_bytes = 1200 * 1024;  // pruned to fit
 };

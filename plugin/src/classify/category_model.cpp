@@ -789,8 +789,9 @@ reject_calibration category_model::calibrate_reject(const std::vector<labelled_t
     double t = k / 100.0;
     auto [in_acc, oos_rec] = figures(t);
     bool meets = in_acc >= min_in_scope && oos_rec >= min_oos_recall;
-    double score = in_acc + oos_rec;
-    // Prefer thresholds meeting both targets; among them (or among all, if none does) the best sum.
+    // Prefer thresholds meeting both targets and, among them, the largest worst-case margin over
+    // the targets (so neither figure sits on its edge); if none meets both, the best sum.
+    double score = meets ? std::min(in_acc - min_in_scope, oos_rec - min_oos_recall) : in_acc + oos_rec;
     if ((meets && !best_meets) || (meets == best_meets && score > best_score)) {
       best_t = t;
       best_score = score;

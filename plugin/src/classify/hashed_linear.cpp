@@ -179,7 +179,12 @@ result<hashed_linear> hashed_linear::train(const std::vector<std::pair<std::stri
   std::mt19937 rng(s.seed);
   const double T = static_cast<double>(std::max(1, s.epochs)) * static_cast<double>(rows.size());
   double t = 0;
-  for (int ep = 0; ep < std::max(1, s.epochs); ++ep) {
+  // Weights averaged over the ends of the later epochs (a cheap Polyak average).
+  const int epochs = std::max(1, s.epochs);
+  const int avg_from = s.average ? epochs / 2 : epochs - 1;
+  std::vector<float> Wavg, bavg(K, 0.0f);
+  int n_avg = 0;
+  for (int ep = 0; ep < epochs; ++ep) {
     std::shuffle(order.begin(), order.end(), rng);
     for (auto i : order) {
       const double lr = s.lr * std::max(0.02, 1.0 - t / T);
@@ -208,8 +213,21 @@ result<hashed_linear> hashed_linear::train(const std::vector<std::pair<std::stri
         wscale = 1.0;
       }
     }
+    if (ep >= avg_from) {
+      if (Wavg.empty()) Wavg.assign(W.size(), 0.0f);
+      const auto ws = static_cast<float>(wscale);
+      for (std::size_t i = 0; i < W.size(); ++i) Wavg[i] += ws * W[i];
+      for (std::size_t k = 0; k < K; ++k) bavg[k] += b[k];
+      ++n_avg;
+    }
   }
-  for (auto& w : W) w *= static_cast<float>(wscale);
+  {
+    const float inv = 1.0f / static_cast<float>(n_avg);
+    for (std::size_t i = 0; i < W.size(); ++i) W[i] = Wavg[i] * inv;
+    for (std::size_t k = 0; k < K; ++k) b[k] = bavg[k] * inv;
+    Wavg.clear();
+    Wavg.shrink_to_fit();
+  }
 
   // Prune: keep the rows with the largest (weight norm x feature mass) that fit the budget.
   hashed_linear m;
