@@ -138,6 +138,24 @@ TEST_CASE("category: format 2 carries the linear model; unknown versions are ref
   auto refused = category_model::load_from_memory(future);
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.err().message, Catch::Contains("unsupported format version 9"));
+  // A format 1 file (fastText members only, as older builds wrote) still loads.
+  category_train_options ft_only;
+  ft_only.linear = false;
+  ft_only.quantize = false;
+  for (auto& mem : ft_only.members) {
+    mem.dim = 8;
+    mem.epoch = 5;
+    mem.bucket = 1000;
+  }
+  auto old = category_model::train(rows, ft_only);
+  REQUIRE(old);
+  CHECK_FALSE(old->has_linear());
+  std::string v1 = old->serialize();
+  v1[std::string("CLOSELOOP-CATEGORY-MODEL ").size()] = '1';
+  auto v1_back = category_model::load_from_memory(v1);
+  REQUIRE(v1_back);
+  CHECK(v1_back->members() == old->members());
+  CHECK(v1_back->predict("refund for my invoice").top_label == old->predict("refund for my invoice").top_label);
   std::string flipped = bytes;
   flipped[flipped.size() - 10] ^= 0x55;
   auto broken = category_model::load_from_memory(flipped);
