@@ -87,6 +87,15 @@ class store {
   result<std::vector<stored_event>> events(std::int64_t after_seq, int limit);
   result<ticket_state> state(const std::string& tenant, const std::string& host, const std::string& ticket_id);
 
+  struct ticket_record {
+    std::string host, ticket_id;
+    ticket_state state;
+  };
+  // A tenant's tickets in (host, ticket_id) order, `limit` at a time after (after_host,
+  // after_ticket) — for exporting learning data without holding them all.
+  result<std::vector<ticket_record>> tickets(const std::string& tenant, const std::string& after_host,
+                                             const std::string& after_ticket, int limit);
+
   // Outbox. claim_due marks up to `limit` due pending rows (and running rows whose lease expired)
   // running, increments attempts, and sets a lease; the caller then reports the outcome.
   result<std::vector<outbox_item>> claim_due(timestamp now, int limit, std::chrono::milliseconds lease);

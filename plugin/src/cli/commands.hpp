@@ -31,7 +31,13 @@ struct doctor_options {
   bool offline = false;
 };
 
+struct export_options {
+  std::string config_path, db_path, tenant, task = "category", out;
+  bool corrected_only = false;
+};
+
 int run_serve(const serve_options& o);
+int run_export(const export_options& o);
 int run_replay(const replay_options& o);
 int run_migrate(const migrate_options& o);
 int run_doctor(const doctor_options& o);

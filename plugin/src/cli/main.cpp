@@ -47,6 +47,17 @@ int main(int argc, char** argv) {
   doctor->add_option("--db", dopt.db_path, "SQLite database file instead of the configured one");
   doctor->add_flag("--offline", dopt.offline, "Do not contact the configured hosts");
 
+  export_options exo;
+  auto* exporter = app.add_subcommand(
+      "export", "Write what agents and customers taught closeloop as labelled JSON lines for `closeloop train`");
+  exporter->add_option("-c,--config", exo.config_path, "Configuration file (JSON)")->required();
+  exporter->add_option("--db", exo.db_path, "SQLite database file instead of the configured one");
+  exporter->add_option("--tenant", exo.tenant, "Tenant id")->required();
+  exporter->add_option("--task", exo.task, "category (agent corrections, confirmed categories) or sentiment "
+                                           "(survey comments labelled by their score)");
+  exporter->add_flag("--corrected-only", exo.corrected_only, "category: only what agents corrected");
+  exporter->add_option("--out", exo.out, "Output file (default: stdout)");
+
   receive_options rco;
   auto* receive = app.add_subcommand("receive", "Receive and print the generic adapter's signed actions");
   receive->add_option("-c,--config", rco.config_path, "Take the secret of the config's generic host");
@@ -106,6 +117,7 @@ int main(int argc, char** argv) {
   if (*migrate) return run_migrate(mo);
   if (*doctor) return run_doctor(dopt);
   if (*receive) return run_receive(rco);
+  if (*exporter) return run_export(exo);
   if (*train) return run_train(tro);
   if (*eval) return run_eval(evo);
   if (*classify) return run_classify(clo);

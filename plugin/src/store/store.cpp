@@ -634,6 +634,26 @@ result<ticket_state> store::state(const std::string& tenant, const std::string& 
   });
 }
 
+result<std::vector<store::ticket_record>> store::tickets(const std::string& tenant, const std::string& after_host,
+                                                        const std::string& after_ticket, int limit) {
+  return p_->read<std::vector<ticket_record>>("tickets", [&](statement_cache& sc) -> result<std::vector<ticket_record>> {
+    std::vector<ticket_record> out;
+    auto q = sc.get(
+        "SELECT host, ticket_id, state FROM ticket_state WHERE tenant = ? AND (host > ? OR (host = ? AND ticket_id > ?))"
+        " ORDER BY host, ticket_id LIMIT ?");
+    q->bind(1, tenant);
+    q->bind(2, after_host);
+    q->bind(3, after_host);
+    q->bind(4, after_ticket);
+    q->bind(5, limit <= 0 ? -1 : limit);
+    while (q->executeStep()) {
+      out.push_back(ticket_record{q->getColumn(0).getString(), q->getColumn(1).getString(),
+                                  ticket_state_from_json(json::parse(q->getColumn(2).getString()))});
+    }
+    return out;
+  });
+}
+
 result<std::vector<outbox_item>> store::claim_due(timestamp now, int limit, std::chrono::milliseconds lease) {
   impl* p = p_.get();
   return p->write_sync<std::vector<outbox_item>>(
