@@ -56,6 +56,12 @@ class hashed_linear {
   std::vector<float> scale_;          // per kept feature: weight = int8 * scale
   std::vector<std::int8_t> w_;        // keys_.size() x n_labels_
   std::vector<float> bias_;           // n_labels_
+  // Open-addressing index over keys_ (row + 1, 0 = empty), rebuilt on train and load: one or two
+  // probes per feature instead of a binary search.
+  std::vector<std::uint32_t> table_;
+  unsigned table_shift_ = 32;
+  void build_index();
+  std::size_t find(std::uint32_t key) const;  // row, or SIZE_MAX
 };
 
 }  // namespace closeloop

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -266,7 +267,34 @@ result<hashed_linear> hashed_linear::train(const std::vector<std::pair<std::stri
     for (std::size_t k = 0; k < K; ++k)
       m.w_[r * K + k] = static_cast<std::int8_t>(std::lround(std::clamp(W[f * K + k] / scale, -127.0f, 127.0f)));
   }
+  m.build_index();
   return m;
+}
+
+void hashed_linear::build_index() {
+  std::size_t size = 16;
+  unsigned bits = 4;
+  while (size < keys_.size() * 2) {
+    size <<= 1;
+    ++bits;
+  }
+  table_.assign(size, 0);
+  table_shift_ = 32 - bits;
+  for (std::size_t r = 0; r < keys_.size(); ++r) {
+    std::size_t slot = (keys_[r] * 2654435769u) >> table_shift_;
+    while (table_[slot] != 0) slot = (slot + 1) & (size - 1);
+    table_[slot] = static_cast<std::uint32_t>(r + 1);
+  }
+}
+
+std::size_t hashed_linear::find(std::uint32_t key) const {
+  if (table_.empty()) return SIZE_MAX;
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t slot = (key * 2654435769u) >> table_shift_;; slot = (slot + 1) & mask) {
+    const std::uint32_t r = table_[slot];
+    if (r == 0) return SIZE_MAX;
+    if (keys_[r - 1] == key) return r - 1;
+  }
 }
 
 void hashed_linear::scores(std::string_view normalized, std::vector<float>& out) const {
@@ -276,9 +304,9 @@ void hashed_linear::scores(std::string_view normalized, std::vector<float>& out)
   auto f = hashed_features(normalized, s_);
   double norm = 0;
   for (const auto& [h, c] : f) {
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), h);
-    const bool known = it != keys_.end() && *it == h;
-    const std::size_t r = known ? static_cast<std::size_t>(it - keys_.begin()) : 0;
+    const std::size_t found = find(h);
+    const bool known = found != SIZE_MAX;
+    const std::size_t r = known ? found : 0;
     const float v = std::log1p(c) * (known ? idf_[r] : default_idf_);
     norm += static_cast<double>(v) * v;
     if (!known) continue;
@@ -344,6 +372,7 @@ result<hashed_linear> hashed_linear::from_bytes(std::string_view bytes) {
   if (!r.ok) return bad("truncated");
   if (!r.b.empty()) return bad("trailing bytes");
   if (!std::is_sorted(m.keys_.begin(), m.keys_.end())) return bad("keys not sorted");
+  m.build_index();
   return m;
 }
 
