@@ -17,7 +17,7 @@ struct data_flags {
 struct train_options {
   std::string task = "category", input, out, calibrate;
   data_flags data;
-  int members = 0;  // 0: the default ensemble
+  int members = 0;  // fastText members; 0: the default (1, plus the hashed linear model)
   int threads = 2;
   bool no_quantize = false, quiet = false;
 };

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   train->add_option("--input", tro.input, "Labelled examples")->required();
   train->add_option("--out", tro.out, "Model file to write")->required();
   train->add_option("--calibrate", tro.calibrate, "Labelled file with the reject label (oos) to pick the reject threshold");
-  train->add_option("--members", tro.members, "Ensemble members (default 3)");
+  train->add_option("--members", tro.members, "fastText members next to the hashed linear model (default 1)");
   train->add_option("--threads", tro.threads, "Training threads (default 2)");
   train->add_flag("--no-quantize", tro.no_quantize, "Keep full-precision vectors (larger file)");
   train->add_flag("-q,--quiet", tro.quiet, "No progress on stderr");
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   eval->add_option("--test", evo.test, "Labelled test examples")->required();
   eval->add_option("--calibrate", evo.calibrate, "Labelled file with the reject label (oos) to pick the reject threshold");
   eval->add_option("--save-model", evo.save_model, "Also write the trained model here");
-  eval->add_option("--members", evo.members, "Ensemble members (default 3)");
+  eval->add_option("--members", evo.members, "fastText members next to the hashed linear model (default 1)");
   eval->add_option("--threads", evo.threads, "Training threads (default 2)");
   eval->add_flag("--json", evo.json, "One JSON object on stdout");
   eval->add_flag("--no-quantize", evo.no_quantize, "Keep full-precision vectors (faster to train)");

@@ -8,8 +8,8 @@
 namespace closeloop::cli {
 
 bool task_is_trainable(const std::string& task) {
-  // Sentiment and urgency are trained the same way as category (a fastText ensemble over the
-  // file's labels); the shipped sentiment/urgency logic lives elsewhere.
+  // Sentiment and urgency are trained the same way as category (fastText + a hashed linear model
+  // over the file's labels); the shipped sentiment/urgency logic lives elsewhere.
   return task == "category" || task == "sentiment" || task == "urgency";
 }
 
@@ -25,7 +25,24 @@ result<dataset> load_dataset(const std::string& path, const std::string& task, c
 
 category_train_options train_options_for(int members, int threads, bool quantize, bool quiet) {
   category_train_options opt;
-  if (members > 0 && static_cast<std::size_t>(members) < opt.members.size()) opt.members.resize(static_cast<std::size_t>(members));
+  // --members N: N fastText members next to the hashed linear model. Members beyond the default
+  // one vary their n-grams so they err differently: words + bigrams only; words + char 2..4-grams.
+  if (members > 0 && !opt.members.empty()) {
+    const auto base = opt.members.front();
+    while (opt.members.size() < static_cast<std::size_t>(members)) {
+      auto m = base;
+      m.seed = static_cast<int>(opt.members.size()) + 1;
+      if (opt.members.size() % 2 == 1) {
+        m.minn = m.maxn = 0;
+      } else {
+        m.word_ngrams = 1;
+        m.minn = 2;
+        m.maxn = 4;
+      }
+      opt.members.push_back(m);
+    }
+    opt.members.resize(static_cast<std::size_t>(members));
+  }
   opt.threads = threads;
   opt.quantize = quantize;
   if (!quiet)
