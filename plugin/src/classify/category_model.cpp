@@ -1,5 +1,6 @@
 // The category model: an ensemble of fastText supervised models; see category_model.hpp.
 #include "closeloop/category_model.hpp"
+#include "closeloop/utf8.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -35,44 +36,6 @@ constexpr std::string_view label_prefix = "__label__";
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation
-
-char32_t decode(std::string_view s, std::size_t& i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  char32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
-  for (std::size_t k = 1; k < n; ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) {
-      ++i;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  i += n;
-  return cp;
-}
-
-void encode(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // Simple lower-casing for the scripts a helpdesk meets most (Latin, Greek, Cyrillic).
 char32_t to_lower(char32_t c) {
@@ -218,7 +181,7 @@ std::string normalize_for_category(std::string_view text) {
     }
   };
   for (std::size_t i = 0; i < text.size() && tokens < max_tokens;) {
-    char32_t c = decode(text, i);
+    char32_t c = utf8::next(text, i);
     if (c >= 0xFF01 && c <= 0xFF5E) c -= 0xFEE0;  // full-width ASCII
     c = to_lower(c);
     if (c == '\'' && in_word && i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
@@ -234,7 +197,7 @@ std::string normalize_for_category(std::string_view text) {
     }
     if (is_cjk_char(c) || is_emoji(c)) {
       end_word();
-      encode(c, out);
+      utf8::append(out, c);
       out += ' ';
       ++tokens;
       continue;
@@ -243,7 +206,7 @@ std::string normalize_for_category(std::string_view text) {
       end_word();
       continue;
     }
-    encode(c, out);
+    utf8::append(out, c);
     in_word = true;
   }
   end_word();

@@ -1,4 +1,5 @@
 #include "closeloop/language.hpp"
+#include "closeloop/utf8.hpp"
 
 #include <opencc/opencc.h>
 #include <unicode/uscript.h>
@@ -15,54 +16,6 @@ namespace closeloop {
 namespace {
 
 constexpr std::size_t k_max_bytes = 16 * 1024;
-
-// Decodes one code point; invalid sequences yield U+FFFD and advance one byte.
-char32_t next_cp(std::string_view s, std::size_t& i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  auto cont = [&](std::size_t k) {
-    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-  };
-  auto at = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  if ((b0 >> 5) == 0x6 && cont(1)) {
-    char32_t cp = (static_cast<char32_t>(b0 & 0x1F) << 6) | at(1);
-    i += 2;
-    return cp >= 0x80 ? cp : 0xFFFD;
-  }
-  if ((b0 >> 4) == 0xE && cont(1) && cont(2)) {
-    char32_t cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (at(1) << 6) | at(2);
-    i += 3;
-    return (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ? cp : 0xFFFD;
-  }
-  if ((b0 >> 3) == 0x1E && cont(1) && cont(2) && cont(3)) {
-    char32_t cp = (static_cast<char32_t>(b0 & 0x07) << 18) | (at(1) << 12) | (at(2) << 6) | at(3);
-    i += 4;
-    return (cp >= 0x10000 && cp <= 0x10FFFF) ? cp : 0xFFFD;
-  }
-  ++i;
-  return 0xFFFD;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // Han characters OpenCC changes when converting to the other standard: those are evidence for
 // the standard they come from. Built once per process from OpenCC's own tables (~0.1 s).
@@ -83,7 +36,7 @@ const han_tables& tables() {
       std::string ch;
       for (char32_t cp = han_tables::first; cp <= han_tables::last; ++cp) {
         ch.clear();
-        append_utf8(ch, cp);
+        utf8::append(ch, cp);
         char* a = opencc_convert_utf8(t2s, ch.c_str(), ch.size());
         char* b = opencc_convert_utf8(s2t, ch.c_str(), ch.size());
         const bool trad = a && ch != a;
@@ -126,7 +79,7 @@ std::string chinese_variant(std::string_view text) {
   if (!t.available) return "";
   std::size_t trad = 0, simp = 0;
   for (std::size_t i = 0; i < text.size() && i < k_max_bytes;) {
-    const char32_t cp = next_cp(text, i);
+    const char32_t cp = utf8::next(text, i);
     if (cp < han_tables::first || cp > han_tables::last) continue;
     if (t.traditional_only.test(cp - han_tables::first)) ++trad;
     if (t.simplified_only.test(cp - han_tables::first)) ++simp;
@@ -141,12 +94,12 @@ language_guess identify_language(std::string_view text) {
   std::string clean;  // valid UTF-8 for CLD2
   clean.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
-    const char32_t cp = next_cp(text, i);
+    const char32_t cp = utf8::next(text, i);
     if (cp == 0xFFFD) {
       clean += ' ';
       continue;
     }
-    append_utf8(clean, cp);
+    utf8::append(clean, cp);
     UErrorCode err = U_ZERO_ERROR;
     const UScriptCode sc = uscript_getScript(static_cast<UChar32>(cp), &err);
     if (U_FAILURE(err)) continue;
