@@ -43,10 +43,14 @@
 
 #include "common/crypto.hpp"
 #include "common/http_client.hpp"
+#include "shell.hpp"
 
 extern char** environ;
 
 namespace closeloop_rt_ext {
+
+using closeloop::rt_test::run;
+using closeloop::rt_test::shell_quote;
 
 namespace fs = std::filesystem;
 namespace http = closeloop::adapters::http;
@@ -68,27 +72,6 @@ inline constexpr int loop_survey_delay_s = 3;
 inline constexpr const char* escalation_owner = "root";
 inline constexpr const char* escalation_queue = "Escalations";
 
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
-// Runs a command through the shell; returns (exit status, stdout+stderr).
-inline std::pair<int, std::string> run(const std::string& command) {
-  std::string output;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) output.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 inline std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "rt_harness.hpp"
+#include "shell.hpp"
 
 namespace closeloop::rt_test {
 namespace {
@@ -28,25 +29,6 @@ std::optional<rt_instance> current;
 bool owned = false;                    // started by us (then we stop it)
 std::atomic<long> running_pgid{0};     // read by the signal handler
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
-
-// Runs a command through the shell; returns (exit status, stdout+stderr).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string output;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) output.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 bool read_env(const std::string& file, rt_instance& rt) {
   std::ifstream in(file);
