@@ -29,12 +29,32 @@ struct action_outcome {
   int http_status = 0;      // 0 when no HTTP answer (connect error, timeout)
   std::string message;      // the host's own message, kept for the operator
   std::optional<std::chrono::milliseconds> retry_after;  // from the host's Retry-After
-  static action_outcome done(int status = 0) { return {kind::done, status, {}, {}}; }
+  std::string created_id;   // create_kb_article: the host's id of the new (or found) article
+  static action_outcome done(int status = 0) { return {kind::done, status, {}, {}, {}}; }
   static action_outcome retry(std::string msg, int status = 0,
                               std::optional<std::chrono::milliseconds> after = {}) {
-    return {kind::retry, status, std::move(msg), after};
+    return {kind::retry, status, std::move(msg), after, {}};
   }
-  static action_outcome failed(std::string msg, int status = 0) { return {kind::failed, status, std::move(msg), {}}; }
+  static action_outcome failed(std::string msg, int status = 0) {
+    return {kind::failed, status, std::move(msg), {}, {}};
+  }
+};
+
+// Knowledge base (issue 6). One article as the host keeps it, for closeloop's local index
+// (dedupe of drafts, suggestions on new tickets). See adapters/README.md §4a.
+struct kb_article {
+  std::string id;      // the host's article id (string even when numeric)
+  std::string title;
+  std::string body;    // the text as the host stores it (HTML is fine: the indexer strips tags)
+  std::string url;     // where an agent opens it; empty when unknown
+  std::string locale;  // "en", "zh-Hans", ...; empty when unknown
+  bool draft = false;  // unpublished / not visible to customers
+};
+
+// One page of list_articles. next_cursor is empty on the last page.
+struct kb_page {
+  std::vector<kb_article> articles;
+  std::string next_cursor;
 };
 
 struct adapter_env {
@@ -61,6 +81,18 @@ class adapter {
   // For hosts that apply immediate actions inside their own request (the RT extension): the
   // action in the host's own terms, or null when the host has no such rendering.
   virtual json render_for_host(const action& /*a*/) const { return nullptr; }
+
+  // Knowledge base: the host's articles closeloop may dedupe against and suggest (for RT: the
+  // configured article class). Pages of at most `limit` articles; `cursor` is empty for the
+  // first page, then the previous page's next_cursor. Bounded like execute (one or a few vendor
+  // calls per page), no retries inside. A host without a KB answers errc::unsupported (the
+  // default); closeloop then dedupes only against the drafts it made itself.
+  // create_kb_article (action params: title, body (plain text), body_html, summary, tags[],
+  // draft (true: create unpublished where the host can), language, fingerprint, source_ticket)
+  // SHOULD put the new article's id in action_outcome::created_id.
+  virtual result<kb_page> list_articles(const std::string& /*cursor*/, int /*limit*/) {
+    return make_error(errc::unsupported, std::string(vendor()) + ": no knowledge-base listing");
+  }
 
   // `closeloop doctor`: is the host reachable with our credentials? The message says what was tried.
   virtual result<std::string> check_reachable() = 0;

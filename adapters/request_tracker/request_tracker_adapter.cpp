@@ -494,6 +494,7 @@ action_outcome request_tracker_adapter::create_kb_article(const action& a) const
       if (h.name == title) {
         auto done = action_outcome::done(200);
         done.message = "already in RT as article " + h.id;
+        done.created_id = h.id;
         return done;
       }
     }
@@ -507,7 +508,64 @@ action_outcome request_tracker_adapter::create_kb_article(const action& a) const
   if (id.empty()) return action_outcome::failed("RT answered POST /article without an article id: " + host_message(*r), r->status);
   auto done = action_outcome::done(r->status);
   done.message = "created article " + id;
+  done.created_id = id;
   return done;
+}
+
+result<kb_page> request_tracker_adapter::list_articles(const std::string& cursor, int limit) {
+  try {
+    int page = 1;
+    if (!cursor.empty()) {
+      auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), page);
+      if (ec != std::errc() || p != cursor.data() + cursor.size() || page < 1)
+        return make_error(errc::invalid_argument, "list_articles: cursor \"" + cursor + "\" is not an RT page number");
+    }
+    if (limit < 1 || limit > 100) return make_error(errc::invalid_argument, "list_articles: limit must be 1..100");
+    auto cls = class_id(s_.article_class);
+    if (!cls) return std::move(cls).err();
+    json query = json::array({{{"field", "Class"}, {"value", *cls}}});
+    const std::string path = "/articles?page=" + std::to_string(page) + "&per_page=" + std::to_string(limit) +
+                             "&fields=Name,Summary";
+    auto r = call("POST", path, &query);
+    if (!r) return std::move(r).err();
+    if (r->status < 200 || r->status >= 300) {
+      return make_error(errc::upstream,
+                        "RT answered the article list with HTTP " + std::to_string(r->status) + ": " + host_message(*r),
+                        r->status >= 500 || r->status == 408 || r->status == 429);
+    }
+    const json body = parse_or_null(r->body);
+    if (!body.is_object() || !body.contains("items") || !body["items"].is_array())
+      return make_error(errc::upstream, "RT answered the article list without an items list");
+    kb_page out;
+    for (const auto& item : body["items"]) {
+      if (!item.is_object()) continue;
+      kb_article a;
+      a.id = scalar_text(item.value("id", json()));
+      if (a.id.empty()) continue;
+      a.title = scalar_text(item.value("Name", json()));
+      a.url = s_.base_url + "/Articles/Article/Display.html?id=" + a.id;
+      auto one = call("GET", "/article/" + encode_segment(a.id), nullptr);
+      if (!one) return std::move(one).err();
+      if (one->status >= 200 && one->status < 300) {
+        const json art = parse_or_null(one->body);
+        if (art.is_object() && art.contains("CustomFields") && art["CustomFields"].is_array()) {
+          for (const auto& cf : art["CustomFields"]) {
+            if (!cf.is_object() || cf.value("name", "") != "Content") continue;
+            if (auto v = cf.find("values"); v != cf.end() && v->is_array() && !v->empty())
+              a.body = scalar_text((*v)[0]);
+          }
+        }
+        if (a.body.empty()) a.body = scalar_text(item.value("Summary", json()));
+      }
+      out.articles.push_back(std::move(a));
+    }
+    const int pages = body.value("pages", 0);
+    if (body.contains("next_page") && !body["items"].empty() && (pages == 0 || page < pages))
+      out.next_cursor = std::to_string(page + 1);
+    return out;
+  } catch (const std::exception& e) {
+    return make_error(errc::internal, std::string("list_articles: ") + e.what());
+  }
 }
 
 result<std::vector<article_hit>> request_tracker_adapter::search_articles(const article_search& search) const {

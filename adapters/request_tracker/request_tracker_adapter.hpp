@@ -73,6 +73,9 @@ class request_tracker_adapter final : public adapter {
   action_outcome execute(const action& a) override;
   // GET <base_url>/REST/2.0/rt -> "reached RT <Version> at <url>".
   result<std::string> check_reachable() override;
+  // The articles of article_class: cursor = RT page number; each article's Content CF is read
+  // with GET /article/:id (limit + 1 requests per page).
+  result<kb_page> list_articles(const std::string& cursor, int limit) override;
   // Immediate actions as RT values, for the extension that applies them in RT's own request:
   // {"Priority": 50}, {"CustomFields": {"Category": "billing"}}, {"Comment": "..."},
   // {"Queue": "Billing"}; null for other actions.
