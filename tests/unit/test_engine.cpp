@@ -146,7 +146,7 @@ TEST_CASE_METHOD(fixture, "timer fires: one invitation per ticket, in the ticket
   auto fired = eng.decide(timer, solved.next, clk);
   const action* send = find(fired, action_type::send_survey);
   REQUIRE(send);
-  CHECK(send->params["language"] == "zh-Hant");
+  CHECK(send->params["language"] == "zh-TW");  // the survey texts are zh-CN / zh-TW
   CHECK(send->idempotency_key == "acme/generic/42/survey/send");
   CHECK(fired.next.survey == "sent");
   // The same timer again (redelivery) sends nothing more.

@@ -221,7 +221,7 @@ TEST_CASE("schema messages name the JSON pointer and the expectation", "[unit]")
     json j = ev;
     j["type"] = "survey.answered";
     j["data"] = {{"survey", "csat"}, {"score", "high"}};
-    CHECK(message("event", j) == R"(event: /data/score: expected a number, got "high")");
+    CHECK(message("event", j) == R"(event: /data/score: expected a number or null, got "high")");
   }
   {
     json j = ev;

@@ -10,6 +10,8 @@
 #include "closeloop/classifier.hpp"
 #include "closeloop/clock.hpp"
 #include "closeloop/model.hpp"
+#include "closeloop/survey_def.hpp"
+#include "closeloop/survey_schedule.hpp"
 
 namespace closeloop {
 
@@ -31,6 +33,7 @@ struct ticket_state {
   std::string problem;               // the customer's first message, PII scrubbed, truncated
   std::string requester_name;
   json survey_score;                 // the answer's score (null until answered)
+  json survey_detail = json::object();  // the current survey: seq, definition, times, answers (plugin/src/survey/)
 };
 json to_json(const ticket_state& s);
 ticket_state ticket_state_from_json(const json& j);  // tolerant: missing keys keep defaults
@@ -53,6 +56,30 @@ struct survey_policy {
   // Score range by kind: csat 1-5, nps 0-10, ces 1-7 ("how easy was it", 7 = very easy).
   static std::pair<int, int> score_range(std::string_view kind) noexcept;
   int bad_at_or_below(std::string_view kind) const noexcept;
+
+  // Survey definitions (closeloop/survey_def.hpp): the one sent, and the tenant's own.
+  std::string definition;  // empty: `kind`
+  std::map<std::string, survey::definition, std::less<>> definitions;  // the tenant's (built-ins not listed)
+  std::string fallback_language = "en";
+  // The definition by id: the tenant's, else a built-in; nullptr when unknown.
+  const survey::definition* find_definition(std::string_view id) const noexcept;
+  const survey::definition& sent_definition() const noexcept;  // `definition`, else `kind`, else csat
+
+  // When to send (plugin/src/survey/schedule.cpp).
+  survey::business_hours hours;                     // empty time zone: any time
+  std::vector<std::string> skip_groups;             // queues/groups that get no survey
+  std::vector<std::string> internal_domains;        // requesters at these domains get none
+  bool skip_spam = true;                            // tag "spam" or data.spam
+  bool skip_auto_closed = true;                     // solved/closed by the system (data.auto_closed)
+  double sample_rate = 1.0;                         // deterministic per ticket
+  survey::throttle_policy throttle;                 // per person, across tickets and hosts
+  std::vector<survey::quota> quotas;                // per segment per period
+  bool reminder_enabled = false;
+  std::chrono::seconds reminder_delay{3 * 24 * 3600};
+  std::chrono::seconds edit_window{7 * 24 * 3600};  // a later answer within it updates the first
+  std::chrono::seconds recovery{2 * 24 * 3600};     // negative answer: alert if not solved again by then
+  std::string review_url;                           // positive answer: ask for a public review
+  std::optional<int> review_min_score;              // default: the top of the scale
 };
 
 // Knowledge base drafting from solved tickets.
@@ -73,12 +100,18 @@ struct decision {
   std::vector<action> actions;
   ticket_state next;
   std::vector<std::string> log;  // short human-readable lines: what was decided and why
+  // Survey lifecycle row and cross-ticket writes, made by the store in the same transaction.
+  std::optional<survey::record> survey_row;
+  std::optional<survey::ledger_update> ledger_writes;
 };
 
 class engine {
  public:
   engine(policy p, const classifier& c) : policy_(std::move(p)), classifier_(c) {}
-  decision decide(const event& ev, const ticket_state& state, const clock& clk) const;
+  // `ledger`: cross-ticket survey state (throttle, quotas, recovery), read inside the store's
+  // transaction; without one those rules are not applied.
+  decision decide(const event& ev, const ticket_state& state, const clock& clk,
+                  const survey::ledger* ledger = nullptr) const;
   const policy& get_policy() const noexcept { return policy_; }
 
  private:

@@ -62,6 +62,8 @@ struct stored_event {
 };
 
 using decide_fn = std::function<decision(const event&, const ticket_state&)>;
+// With the cross-ticket survey ledger (throttle, quotas, recovery), read in the same transaction.
+using ledger_decide_fn = std::function<decision(const event&, const ticket_state&, const survey::ledger&)>;
 
 class store {
  public:
@@ -78,10 +80,21 @@ class store {
   // cancel_survey cancels the ticket's pending survey timers and pending send_survey rows), and
   // the next ticket state. A timer.fired event with data.timer_id marks that timer fired.
   // Blocks until committed. Safe to call from many threads; calls are group-committed.
+  // The decision's survey_row and ledger_writes are stored in the same transaction (tables
+  // surveys, survey_people, survey_quota), and a schedule_survey's params.timer names the timer
+  // kind ("survey" by default; "survey_reminder", "survey_expiry", "survey_recovery").
   result<ingest_result> ingest(const event& ev, const decide_fn& decide, const ingest_options& o = {});
+  result<ingest_result> ingest(const event& ev, const ledger_decide_fn& decide, const ingest_options& o = {});
   // Same, non-blocking: `done` runs on the committer thread after commit (or failure).
   void ingest_async(event ev, decide_fn decide, ingest_options o,
                     std::function<void(result<ingest_result>)> done);
+  void ingest_async(event ev, ledger_decide_fn decide, ingest_options o,
+                    std::function<void(result<ingest_result>)> done);
+
+  // The survey lifecycle rows of a tenant (oldest first), as JSON: tenant, host, ticket_id, seq,
+  // definition, kind, status, person_key, segment, language, *_at times, score, response,
+  // recovery, note.
+  result<std::vector<json>> surveys(const std::string& tenant, int limit);
 
   bool has_event(const std::string& tenant, const std::string& host, const std::string& host_event_id);
   result<std::vector<stored_event>> events(std::int64_t after_seq, int limit);

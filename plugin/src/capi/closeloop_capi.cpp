@@ -46,7 +46,10 @@ closeloop::result<closeloop::ingest_result> ingest_one(closeloop_handle* h, cons
   closeloop::ingest_options opts;
   opts.immediate_applied_by_host = true;  // the host applies immediate actions in this request
   return h->db->ingest(
-      ev, [e, clk](const closeloop::event& x, const closeloop::ticket_state& s) { return e->decide(x, s, *clk); },
+      ev,
+      [e, clk](const closeloop::event& x, const closeloop::ticket_state& s, const closeloop::survey::ledger& l) {
+        return e->decide(x, s, *clk, &l);
+      },
       opts);
 }
 

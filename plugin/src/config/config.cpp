@@ -3,6 +3,7 @@
 // structs of config.hpp. Keys absent from the file keep the defaults of config.hpp: this file
 // holds no default of its own.
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -155,6 +156,85 @@ policy map_policy(const json& j) {
   return p;
 }
 
+std::optional<int> minute_of(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return std::nullopt;
+  const std::string hhmm = it->get<std::string>();  // "HH:MM", checked by the schema
+  return std::stoi(hhmm.substr(0, 2)) * 60 + std::stoi(hhmm.substr(3, 2));
+}
+
+// policy.survey's definitions and send rules; `where` is the JSON pointer of policy.survey.
+result<void> map_survey(const json& j, const std::string& where, survey_policy& sp) {
+  set_if(j, "definition", sp.definition);
+  set_if(j, "fallback_language", sp.fallback_language);
+  if (const auto it = j.find("definitions"); it != j.end()) {
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const std::string p = where + "/definitions/" + std::to_string(i);
+      if (auto valid = validate_against_schema("survey", (*it)[i]); !valid) {
+        std::string m = valid.err().message;
+        if (m.starts_with("survey: /")) m = m.substr(8);
+        else if (m.starts_with("survey: ")) m = ": " + m.substr(8);
+        return make_error(errc::invalid_config, "config: " + p + m);
+      }
+      auto d = survey::definition_from_json((*it)[i], p);
+      if (!d) return make_error(errc::invalid_config, "config: " + d.err().message.substr(18));
+      if (survey::builtin(d->id) || sp.definitions.contains(d->id))
+        return config_error(p + "/id", "survey \"" + d->id + "\" is already defined (built-ins: csat, nps, ces)");
+      sp.definitions.emplace(d->id, std::move(*d));
+    }
+  }
+  if (!sp.definition.empty() && !sp.find_definition(sp.definition))
+    return config_error(where + "/definition", "no survey \"" + sp.definition + "\" (built-ins: csat, nps, ces)");
+  if (const auto it = j.find("business_hours"); it != j.end()) {
+    auto& h = sp.hours;
+    h.time_zone = it->at("time_zone").get<std::string>();
+    if (auto ok = survey::check_time_zone(h.time_zone); !ok)
+      return config_error(where + "/business_hours/time_zone", ok.err().message);
+    if (const auto d = it->find("days"); d != it->end()) {
+      static constexpr std::array<std::string_view, 7> names{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+      h.days.fill(false);
+      for (const auto& day : *d)
+        for (std::size_t k = 0; k < names.size(); ++k)
+          if (day.get<std::string>() == names[k]) h.days[k] = true;
+    }
+    if (auto m = minute_of(*it, "start")) h.start_minute = *m;
+    if (auto m = minute_of(*it, "end")) h.end_minute = *m;
+    if (h.end_minute <= h.start_minute)
+      return config_error(where + "/business_hours/end", "must be later than start");
+  }
+  set_if(j, "skip_groups", sp.skip_groups);
+  set_if(j, "internal_domains", sp.internal_domains);
+  for (auto& d : sp.internal_domains) d = lower_ascii(d);
+  set_if(j, "skip_spam", sp.skip_spam);
+  set_if(j, "skip_auto_closed", sp.skip_auto_closed);
+  set_if(j, "sample_rate", sp.sample_rate);
+  if (const auto it = j.find("throttle"); it != j.end()) {
+    set_s(*it, "window_s", sp.throttle.window);
+    set_if(*it, "fold_gmail", sp.throttle.fold_gmail);
+    set_if(*it, "strip_plus", sp.throttle.strip_plus);
+  }
+  if (const auto it = j.find("quotas"); it != j.end()) {
+    for (const auto& q : *it) {
+      survey::quota quota;
+      set_if(q, "group", quota.group);
+      set_if(q, "max", quota.max);
+      set_if(q, "period", quota.period);
+      sp.quotas.push_back(std::move(quota));
+    }
+  }
+  if (const auto it = j.find("reminder"); it != j.end()) {
+    set_if(*it, "enabled", sp.reminder_enabled);
+    set_s(*it, "delay_s", sp.reminder_delay);
+  }
+  set_s(j, "edit_window_s", sp.edit_window);
+  set_s(j, "recovery_s", sp.recovery);
+  if (const auto it = j.find("review"); it != j.end()) {
+    set_if(*it, "url", sp.review_url);
+    if (const auto m = it->find("min_score"); m != it->end()) sp.review_min_score = m->get<int>();
+  }
+  return {};
+}
+
 tenant_config map_tenant(const json& j, const std::string& base_dir) {
   tenant_config t;
   t.id = j.at("id").get<std::string>();
@@ -201,11 +281,13 @@ result<void> cross_checks(const config& c) {
       }
     }
     if (const auto& esc = t.pol.survey.escalation; esc.max_score) {
-      auto [lo, hi] = survey_policy::score_range(t.pol.survey.kind);
+      const survey::definition& sent = t.pol.survey.sent_definition();
+      const survey::question* sq = sent.score();
+      auto [lo, hi] = sq ? std::pair{sq->min, sq->max} : survey_policy::score_range(t.pol.survey.kind);
       if (*esc.max_score < lo || *esc.max_score >= hi) {
         return config_error(tp + "/policy/survey/escalation/max_score",
                             "must be " + std::to_string(lo) + ".." + std::to_string(hi - 1) + " for a " +
-                                t.pol.survey.kind + " survey");
+                                sent.id + " survey");
       }
     }
     for (const auto& [category, group] : t.pol.routing) {
@@ -239,6 +321,13 @@ result<config> build(const json& j, const std::string& base_dir) {
     c.store = map_store(j.value("store", json::object()), base_dir);
     c.worker = map_worker(j.value("worker", json::object()));
     for (const auto& t : j.at("tenants")) c.tenants.push_back(map_tenant(t, base_dir));
+    for (std::size_t i = 0; i < c.tenants.size(); ++i) {
+      const json& tj = j.at("tenants")[i];
+      if (!tj.contains("policy") || !tj["policy"].contains("survey")) continue;
+      auto mapped = map_survey(tj["policy"]["survey"], "/tenants/" + std::to_string(i) + "/policy/survey",
+                               c.tenants[i].pol.survey);
+      if (!mapped) return mapped.err();
+    }
     if (auto checked = cross_checks(c); !checked) return checked.err();
     return c;
   } catch (const std::exception& ex) {  // the schema should have ruled these out

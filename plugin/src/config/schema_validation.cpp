@@ -55,7 +55,7 @@ compiled_schema compile(std::string_view name) {
 const compiled_schema& schema_named(std::string_view name) {
   static const std::map<std::string, compiled_schema, std::less<>> cache = [] {
     std::map<std::string, compiled_schema, std::less<>> m;
-    for (const char* n : {"config", "event", "action"}) m.emplace(n, compile(n));
+    for (const char* n : {"config", "event", "action", "survey"}) m.emplace(n, compile(n));
     return m;
   }();
   static const compiled_schema missing{};

@@ -4,33 +4,14 @@
 #include <string>
 
 #include "closeloop/text.hpp"
+#include "engine/actions.hpp"
+#include "survey/survey_engine.hpp"
 
 namespace closeloop {
 namespace {
 
-std::string key_for(const event& ev, std::string_view what) {
-  // Idempotency keys are derived from the cause so that a redelivered or replayed event can
-  // never produce a second copy of an action.
-  return ev.tenant + "/" + ev.host + "/" + ev.ticket_id + "/" + ev.host_event_id + "/" + std::string(what);
-}
-
-std::string ticket_key(const event& ev, std::string_view what) {
-  // Per-ticket keys for things that may happen at most once per ticket (a survey invitation).
-  return ev.tenant + "/" + ev.host + "/" + ev.ticket_id + "/" + std::string(what);
-}
-
-action make_action(const event& ev, action_type t, std::string key, json params, bool immediate) {
-  action a;
-  a.type = t;
-  a.idempotency_key = std::move(key);
-  a.tenant = ev.tenant;
-  a.host = ev.host;
-  a.ticket_id = ev.ticket_id;
-  a.caused_by = ev.host_event_id;
-  a.immediate = immediate;
-  a.params = std::move(params);
-  return a;
-}
+using engine_detail::key_for;
+using engine_detail::make_action;
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
@@ -44,12 +25,6 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 std::string fmt_confidence(double c) {
   int pct = static_cast<int>(c * 100 + 0.5);
   return std::to_string(pct) + "%";
-}
-
-bool has_any_tag(const std::vector<std::string>& tags, const std::vector<std::string>& wanted) {
-  return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) {
-    return std::find(wanted.begin(), wanted.end(), t) != wanted.end();
-  });
 }
 
 void classify_into(const engine& eng, const classifier& clf, const event& ev, bool first_contact,
@@ -163,121 +138,13 @@ void on_solved(const policy& pol, const event& ev, const ticket_state& state, de
     d.next.solved_at = ev.occurred_at;
   }
   draft_article(pol, ev, state, d);
-  const survey_policy& sp = pol.survey;
-  if (!sp.enabled) {
-    d.log.push_back("no survey: surveys are disabled");
-    return;
-  }
-  if (state.survey == "scheduled" || state.survey == "sent" || state.survey == "answered") {
-    d.log.push_back("no new survey: one is already " + state.survey + " for this ticket");
-    return;
-  }
-  if (has_any_tag(ev.tags, sp.skip_tags)) {
-    d.next.survey = "skipped";
-    d.log.push_back("no survey: ticket has a skip tag");
-    return;
-  }
-  timestamp due = ev.occurred_at + std::chrono::duration_cast<std::chrono::milliseconds>(sp.delay);
-  // One timer per solve (a ticket reopened and solved again gets a fresh schedule); the
-  // invitation itself is keyed per ticket, so it can be sent only once.
-  d.actions.push_back(make_action(ev, action_type::schedule_survey,
-                                  ticket_key(ev, "survey/schedule/" + std::to_string(d.next.solve_count)),
-                                  {{"survey", sp.kind},
-                                   {"due_at", format_rfc3339(due)},
-                                   {"delay_s", sp.delay.count()}},
-                                  false));
-  d.actions.back().not_before = due;
-  d.next.survey = "scheduled";
-  d.log.push_back("survey " + sp.kind + " scheduled for " + format_rfc3339(due));
-}
-
-void on_reopened(const event& ev, const ticket_state& state, decision& d) {
-  d.next.status = "open";
-  if (state.survey == "scheduled") {
-    d.actions.push_back(make_action(ev, action_type::cancel_survey, key_for(ev, "cancel_survey"),
-                                    {{"reason", "ticket reopened before the survey was sent"}}, false));
-    d.next.survey = "cancelled";
-    d.log.push_back("pending survey cancelled: ticket reopened");
-  }
-}
-
-void on_timer(const policy& pol, const event& ev, const ticket_state& state, const clock& clk, decision& d) {
-  const std::string kind = ev.data.value("kind", "");
-  if (kind != "survey") {
-    d.log.push_back("timer of kind '" + kind + "' ignored");
-    return;
-  }
-  if (state.survey != "scheduled") {
-    d.log.push_back("survey timer ignored: survey is '" + state.survey + "'");
-    return;
-  }
-  if (state.status != "solved" && state.status != "closed") {
-    d.next.survey = "cancelled";
-    d.log.push_back("survey not sent: ticket is " + state.status);
-    return;
-  }
-  if (state.solved_at && clk.now() - *state.solved_at >
-                             std::chrono::duration_cast<std::chrono::milliseconds>(pol.survey.max_age)) {
-    d.next.survey = "skipped";
-    d.log.push_back("survey not sent: more than max_age since the ticket was solved");
-    return;
-  }
-  std::string kind_name = ev.data.value("survey", pol.survey.kind);
-  d.actions.push_back(make_action(ev, action_type::send_survey, ticket_key(ev, "survey/send"),
-                                  {{"survey", kind_name},
-                                   {"language", state.language.empty() ? "en" : state.language},
-                                   {"ticket_subject", state.subject},
-                                   {"requester_name", state.requester_name}},
-                                  false));
-  d.next.survey = "sent";
-  d.log.push_back("survey " + kind_name + " sent");
-}
-
-void on_answer(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
-  json score = ev.data.value("score", json());
-  std::string survey = ev.data.value("survey", pol.survey.kind);
-  std::string comment = ev.data.value("comment", "");
-  auto [lo, hi] = survey_policy::score_range(survey);
-  if (!score.is_number_integer() || score.get<int>() < lo || score.get<int>() > hi) {
-    d.log.push_back("answer ignored: " + survey + " score must be an integer " + std::to_string(lo) + ".." +
-                    std::to_string(hi) + ", got " + score.dump());
-    return;
-  }
-  if (state.survey == "answered") {
-    d.log.push_back("answer ignored: the survey was already answered");
-    return;
-  }
-  const int value = score.get<int>();
-  d.next.survey = "answered";
-  d.next.survey_score = value;
-  json fields = {{survey, value}};
-  d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"), {{"fields", fields}}, false));
-  const std::string of = std::to_string(value) + "/" + std::to_string(hi);
-  std::string body = "closeloop: the customer answered the " + survey + " survey: " + of;
-  if (!comment.empty()) body += "\n\"" + comment + "\"";
-  const auto& esc = pol.survey.escalation;
-  const bool bad = value <= pol.survey.bad_at_or_below(survey);
-  if (bad && esc.enabled) {
-    json params = {{"reason", "bad " + survey + " answer " + of}};
-    if (!esc.owner.empty()) params["owner"] = esc.owner;
-    if (!esc.group.empty()) params["group"] = esc.group;
-    body += "\nReopened for follow-up";
-    if (!esc.owner.empty()) body += " by " + esc.owner;
-    if (!esc.group.empty()) body += " in " + esc.group;
-    body += ": a bad answer is a customer to win back.";
-    d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"), {{"body", body}}, false));
-    d.actions.push_back(make_action(ev, action_type::reopen, key_for(ev, "reopen"), std::move(params), false));
-    d.next.status = "open";
-    d.log.push_back(survey + " answer " + of + " is bad: ticket reopened for follow-up");
-    return;
-  }
-  d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"), {{"body", body}}, false));
-  d.log.push_back(survey + " answer " + of + " recorded");
+  survey_engine::on_solved(pol, ev, state, d);
 }
 
 }  // namespace
 
-decision engine::decide(const event& ev, const ticket_state& state, const clock& clk) const {
+decision engine::decide(const event& ev, const ticket_state& state, const clock& clk,
+                          const survey::ledger* ledger) const {
   decision d;
   d.next = state;
   d.next.known = true;
@@ -313,6 +180,7 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
           d.log.push_back("correction recorded: " + field);
         }
       }
+      if (survey_engine::is_merge(ev)) survey_engine::on_cancel(ev, state, "merged", d);
       if (d.log.empty()) d.log.push_back("update: nothing to decide");
       break;
     case event_type::ticket_solved:
@@ -320,17 +188,17 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
       on_solved(policy_, ev, state, d);
       break;
     case event_type::ticket_reopened:
-      on_reopened(ev, state, d);
+      d.next.status = "open";
+      survey_engine::on_cancel(ev, state, "reopened", d);
       break;
     case event_type::timer_fired:
-      on_timer(policy_, ev, state, clk, d);
+      survey_engine::on_timer(policy_, ev, state, clk, ledger, d);
       break;
     case event_type::survey_answered:
-      on_answer(policy_, ev, state, d);
+      survey_engine::on_answer(policy_, classifier_, ev, state, ledger, d);
       break;
     case event_type::survey_expired:
-      if (state.survey == "sent") d.next.survey = "expired";
-      d.log.push_back("survey expired unanswered");
+      survey_engine::on_expired(ev, state, d);
       break;
   }
   return d;
@@ -354,7 +222,8 @@ json to_json(const ticket_state& s) {
             {"category", s.category},  {"sentiment", s.sentiment}, {"priority", to_string(s.prio)},
             {"requester_email", s.requester_email}, {"survey", s.survey}, {"solve_count", s.solve_count},
             {"corrections", s.corrections}, {"subject", s.subject}, {"problem", s.problem},
-            {"requester_name", s.requester_name}, {"survey_score", s.survey_score}};
+            {"requester_name", s.requester_name}, {"survey_score", s.survey_score},
+            {"survey_detail", s.survey_detail}};
   if (s.solved_at) j["solved_at"] = format_rfc3339(*s.solved_at);
   if (s.last_event_at) j["last_event_at"] = format_rfc3339(*s.last_event_at);
   return j;
@@ -381,6 +250,7 @@ ticket_state ticket_state_from_json(const json& j) {
   str("problem", s.problem);
   str("requester_name", s.requester_name);
   if (auto it = j.find("survey_score"); it != j.end()) s.survey_score = *it;
+  if (auto it = j.find("survey_detail"); it != j.end() && it->is_object()) s.survey_detail = *it;
   if (auto it = j.find("priority"); it != j.end() && it->is_string())
     s.prio = priority_from_string(it->get<std::string>()).value_or(priority::normal);
   if (auto it = j.find("solve_count"); it != j.end() && it->is_number_integer()) s.solve_count = it->get<int>();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <initializer_list>
 #include <utility>
@@ -384,6 +385,18 @@ result<void> read_object(const json& obj, std::string_view key, const std::strin
   return {};
 }
 
+// A survey definition id (schemas/survey.schema.json "identifier"): built-in csat/nps/ces or
+// the tenant's own.
+result<void> read_survey_id(const json& obj, const std::string& path, std::string& out) {
+  CLOSELOOP_TRY(read_string(obj, "survey", path, out, true, true));
+  const bool ok = out.size() <= 63 && (std::islower(static_cast<unsigned char>(out[0])) || std::isdigit(static_cast<unsigned char>(out[0]))) &&
+                  std::all_of(out.begin(), out.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                  });
+  if (!ok) return fail(path + ".survey", "expected a survey id (a-z, 0-9, _ and -), got " + show(json(out)));
+  return {};
+}
+
 result<event> event_from_json_impl(const json& j) {
   const std::string path = "event";
   if (!j.is_object()) return fail(path, std::string("expected a JSON object, got ") + show(j));
@@ -429,10 +442,11 @@ result<event> event_from_json_impl(const json& j) {
     case event_type::survey_answered: {
       if (!j.contains("data")) return fail(data_path, "required for survey.answered");
       std::string survey;
-      CLOSELOOP_TRY(read_enum(e.data, "survey", data_path, survey, {"csat", "nps", "ces"}, true));
+      CLOSELOOP_TRY(read_survey_id(e.data, data_path, survey));
       const auto score = e.data.find("score");
       if (score == e.data.end()) return fail(data_path + ".score", "required for survey.answered");
-      if (!score->is_number()) return fail(data_path + ".score", std::string("expected a number, got ") + show(*score));
+      if (!score->is_number() && !score->is_null())
+        return fail(data_path + ".score", std::string("expected a number or null, got ") + show(*score));
       break;
     }
     case event_type::timer_fired: {
@@ -528,11 +542,11 @@ result<void> check_params(action_type type, const json& p, const std::string& pa
       CLOSELOOP_TRY(read_string(p, "group", path, ignored));
       break;
     case action_type::schedule_survey:
-      CLOSELOOP_TRY(read_enum(p, "survey", path, ignored, {"csat", "nps", "ces"}, true));
+      CLOSELOOP_TRY(read_survey_id(p, path, ignored));
       CLOSELOOP_TRY(read_timestamp(p, "due_at", path, due, true));
       break;
     case action_type::send_survey:
-      CLOSELOOP_TRY(read_enum(p, "survey", path, ignored, {"csat", "nps", "ces"}, true));
+      CLOSELOOP_TRY(read_survey_id(p, path, ignored));
       break;
     case action_type::cancel_survey:
       CLOSELOOP_TRY(read_string(p, "reason", path, ignored));

@@ -56,10 +56,12 @@ adapters::adapter* services::adapter_for(std::string_view tenant_id, std::string
   return it == t->adapters.end() ? nullptr : it->second.get();
 }
 
-decide_fn services::decider(const tenant_runtime& t) const {
+ledger_decide_fn services::decider(const tenant_runtime& t) const {
   const engine* eng = t.eng.get();
   const clock* clk = &clock_;
-  return [eng, clk](const event& ev, const ticket_state& st) { return eng->decide(ev, st, *clk); };
+  return [eng, clk](const event& ev, const ticket_state& st, const survey::ledger& l) {
+    return eng->decide(ev, st, *clk, &l);
+  };
 }
 
 std::string services::public_base_url() const {

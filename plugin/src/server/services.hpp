@@ -35,7 +35,7 @@ class services {
 
   tenant_runtime* tenant(std::string_view id);
   adapters::adapter* adapter_for(std::string_view tenant, std::string_view host);
-  decide_fn decider(const tenant_runtime& t) const;
+  ledger_decide_fn decider(const tenant_runtime& t) const;  // with the survey ledger
 
   // Where customers reach this server (survey links): server.public_base_url, or else the
   // address serve actually listens on (set once bound), without a trailing '/'.

@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 1> k_migrations{{
+constexpr std::array<migration, 2> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -73,6 +73,54 @@ CREATE TABLE ticket_state (
   state         TEXT NOT NULL,
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (tenant, host, ticket_id)
+);
+)sql"},
+    {3, "surveys: lifecycle rows with response data, per-person ledger, quota use",
+     R"sql(
+CREATE TABLE surveys (
+  tenant          TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  ticket_id       TEXT NOT NULL,
+  seq             INTEGER NOT NULL,
+  definition      TEXT NOT NULL DEFAULT '',
+  kind            TEXT NOT NULL DEFAULT '',
+  status          TEXT NOT NULL CHECK (status IN
+                    ('scheduled', 'sent', 'reminded', 'answered', 'expired', 'cancelled', 'skipped')),
+  person_key      TEXT NOT NULL DEFAULT '',
+  segment         TEXT NOT NULL DEFAULT '',
+  language        TEXT NOT NULL DEFAULT '',
+  scheduled_at_ms INTEGER,
+  due_at_ms       INTEGER,
+  sent_at_ms      INTEGER,
+  reminded_at_ms  INTEGER,
+  answered_at_ms  INTEGER,
+  expired_at_ms   INTEGER,
+  cancelled_at_ms INTEGER,
+  score           INTEGER,
+  response        TEXT,
+  recovery        TEXT NOT NULL DEFAULT '',
+  note            TEXT NOT NULL DEFAULT '',
+  updated_at_ms   INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host, ticket_id, seq)
+);
+CREATE INDEX surveys_answered ON surveys (tenant, definition, answered_at_ms) WHERE answered_at_ms IS NOT NULL;
+CREATE INDEX surveys_sent ON surveys (tenant, sent_at_ms) WHERE sent_at_ms IS NOT NULL;
+CREATE INDEX surveys_status ON surveys (tenant, status, updated_at_ms);
+CREATE INDEX surveys_person ON surveys (tenant, person_key, answered_at_ms);
+CREATE TABLE survey_people (
+  tenant          TEXT NOT NULL,
+  person_key      TEXT NOT NULL,
+  last_sent_at_ms INTEGER,
+  last_answer     TEXT,
+  updated_at_ms   INTEGER NOT NULL,
+  PRIMARY KEY (tenant, person_key)
+);
+CREATE TABLE survey_quota (
+  tenant          TEXT NOT NULL,
+  segment         TEXT NOT NULL,
+  period_start_ms INTEGER NOT NULL,
+  used            INTEGER NOT NULL,
+  PRIMARY KEY (tenant, segment, period_start_ms)
 );
 )sql"},
 }};

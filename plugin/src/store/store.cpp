@@ -13,6 +13,7 @@
 
 #include "migrations.hpp"
 #include "sql_util.hpp"
+#include "survey_rows.hpp"
 
 namespace closeloop {
 
@@ -236,7 +237,7 @@ struct store::impl {
 
   // ---- the ingest transaction body (committer thread) -------------------------------------
 
-  result<ingest_result> do_ingest(statement_cache& sc, const event& ev, const decide_fn& decide,
+  result<ingest_result> do_ingest(statement_cache& sc, const event& ev, const ledger_decide_fn& decide,
                                   const ingest_options& o) {
     if (ev.host_event_id.empty()) {
       return make_error(errc::invalid_argument, "store: event host_event_id is required");
@@ -288,7 +289,7 @@ struct store::impl {
       if (q->executeStep()) current = ticket_state_from_json(json::parse(q->getColumn(0).getString()));
     }
 
-    decision d = decide(ev, current);
+    decision d = decide(ev, current, tx_ledger(sc));
 
     res.actions.reserve(d.actions.size());
     for (std::size_t i = 0; i < d.actions.size(); ++i) {
@@ -319,6 +320,7 @@ struct store::impl {
       up->bind(5, to_ms(now));
       up->exec();
     }
+    write_survey_effects(sc, ev, d, now);
     res.log = std::move(d.log);
     return res;
   }
@@ -367,16 +369,19 @@ struct store::impl {
         json payload = {{"survey", a.params.contains("survey") ? a.params["survey"] : json()}, {"action", body}};
         auto ins = sc.get(
             "INSERT INTO timers (idempotency_key, tenant, host, ticket_id, kind, due_at_ms, payload,"
-            " status, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, 'survey', ?, ?, 'pending', ?, ?)"
+            " status, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
             " ON CONFLICT (idempotency_key) DO NOTHING");
         ins->bind(1, a.idempotency_key);
         ins->bind(2, a.tenant);
         ins->bind(3, a.host);
         ins->bind(4, a.ticket_id);
-        ins->bind(5, to_ms(*due));
-        ins->bind(6, dump(payload));
-        ins->bind(7, to_ms(now));
+        ins->bind(5, a.params.is_object() && a.params.contains("timer") && a.params["timer"].is_string()
+                         ? a.params["timer"].get<std::string>()
+                         : std::string("survey"));
+        ins->bind(6, to_ms(*due));
+        ins->bind(7, dump(payload));
         ins->bind(8, to_ms(now));
+        ins->bind(9, to_ms(now));
         ins->exec();
         return {};
       }
@@ -559,6 +564,16 @@ int store::schema_version() const { return p_->version; }
 
 void store::ingest_async(event ev, decide_fn decide, ingest_options o,
                          std::function<void(result<ingest_result>)> done) {
+  ledger_decide_fn with_ledger;
+  if (decide)
+    with_ledger = [decide = std::move(decide)](const event& e, const ticket_state& s, const survey::ledger&) {
+      return decide(e, s);
+    };
+  ingest_async(std::move(ev), std::move(with_ledger), std::move(o), std::move(done));
+}
+
+void store::ingest_async(event ev, ledger_decide_fn decide, ingest_options o,
+                         std::function<void(result<ingest_result>)> done) {
   auto out = std::make_shared<std::optional<ingest_result>>();
   impl* p = p_.get();
   job j;
@@ -582,16 +597,37 @@ void store::ingest_async(event ev, decide_fn decide, ingest_options o,
 }
 
 result<ingest_result> store::ingest(const event& ev, const decide_fn& decide, const ingest_options& o) {
+  ledger_decide_fn with_ledger;
+  if (decide)  // `decide` outlives the job: the call below waits for it.
+    with_ledger = [&decide](const event& e, const ticket_state& s, const survey::ledger&) { return decide(e, s); };
+  return ingest(ev, with_ledger, o);
+}
+
+result<ingest_result> store::ingest(const event& ev, const ledger_decide_fn& decide, const ingest_options& o) {
   if (std::this_thread::get_id() == p_->committer_id) {
     return make_error(errc::internal, "store: ingest() from the committer thread (a callback) would deadlock");
   }
   std::promise<result<ingest_result>> done;
   auto fut = done.get_future();
   // `decide` outlives the job: this call waits for it.
-  decide_fn by_ref = [&decide](const event& e, const ticket_state& s) { return decide(e, s); };
-  ingest_async(ev, decide ? std::move(by_ref) : decide_fn{}, o,
+  ledger_decide_fn by_ref = [&decide](const event& e, const ticket_state& s, const survey::ledger& l) {
+    return decide(e, s, l);
+  };
+  ingest_async(ev, decide ? std::move(by_ref) : ledger_decide_fn{}, o,
                [&done](result<ingest_result> r) { done.set_value(std::move(r)); });
   return fut.get();
+}
+
+result<std::vector<json>> store::surveys(const std::string& tenant, int limit) {
+  return p_->read<std::vector<json>>("surveys", [&](statement_cache& sc) -> result<std::vector<json>> {
+    std::vector<json> out;
+    auto q = sc.get(std::string("SELECT ") + k_survey_columns +
+                    " FROM surveys WHERE tenant = ? ORDER BY updated_at_ms, host, ticket_id, seq LIMIT ?");
+    q->bind(1, tenant);
+    q->bind(2, limit);
+    while (q->executeStep()) out.push_back(survey_row_json(*q));
+    return out;
+  });
 }
 
 bool store::has_event(const std::string& tenant, const std::string& host, const std::string& host_event_id) {
