@@ -656,6 +656,7 @@ action_outcome request_tracker_adapter::execute(const action& a) {
       case action_type::schedule_survey:
       case action_type::cancel_survey:
       case action_type::raise_alert:
+      case action_type::suggest_kb_articles:
         break;
     }
     return action_outcome::failed(std::string(to_string(a.type)) +

@@ -34,6 +34,7 @@ struct ticket_state {
   std::string requester_name;
   json survey_score;                 // the answer's score (null until answered)
   json survey_detail = json::object();  // the current survey: seq, definition, times, answers (plugin/src/survey/)
+  json kb = json::object();          // the knowledge loop's memory (plugin/src/engine/kb_decide.cpp)
 };
 json to_json(const ticket_state& s);
 ticket_state ticket_state_from_json(const json& j);  // tolerant: missing keys keep defaults
@@ -86,7 +87,27 @@ struct survey_policy {
 struct kb_policy {
   bool enabled = true;
   std::size_t min_resolution_chars = 40;  // shorter answers are not worth an article
+  // Candidates (README "Knowledge base"): all that are set must hold.
+  double min_category_confidence = 0;  // the ticket's category was classified at least this surely
+  bool require_steps = false;          // the agent's answer holds a list of steps (2+ items)
+  double reopen_window_days = 0;       // > 0: draft N days after solve, unless reopened by then
+  bool require_good_survey = false;    // draft only after a survey answer above the escalation score
+  std::size_t max_messages = 12;       // messages kept per ticket for drafting (state.kb.messages)
+  // The article: unpublished where the host can, tagged so agents find closeloop's drafts.
+  bool draft = true;
+  std::vector<std::string> tags{"closeloop-draft"};
+  double dedupe_threshold = 0.5;  // similarity (0..1) to an existing article above which it is linked instead
+  struct suggest_policy {
+    bool enabled = true;
+    bool note = true;             // an internal note on the new ticket listing them
+    int limit = 3;
+    double min_similarity = 0.15;
+  } suggest;
 };
+
+// The worker asks before it creates a (deferred) draft: false, with why, when the ticket was
+// reopened since the draft was decided.
+bool kb_draft_still_wanted(const ticket_state& s, const action& a, std::string& why);
 
 struct policy {
   survey_policy survey;

@@ -48,6 +48,7 @@ enum class action_type {
   cancel_survey,
   create_kb_article,
   raise_alert,
+  suggest_kb_articles,  // the worker searches closeloop's KB index and notes the top articles
 };
 std::string_view to_string(action_type t) noexcept;  // "set_priority", ...
 std::optional<action_type> action_type_from_string(std::string_view s) noexcept;

@@ -36,7 +36,15 @@ struct export_options {
   bool corrected_only = false;
 };
 
+struct kb_report_cli_options {
+  std::string config_path, db_path, tenant;
+  int min_tickets = 3;
+  double weak_avg_score = 3.0, weak_reopen_rate = 0.3;
+  bool json_out = false;
+};
+
 int run_serve(const serve_options& o);
+int run_kb_report(const kb_report_cli_options& o);
 int run_export(const export_options& o);
 int run_replay(const replay_options& o);
 int run_migrate(const migrate_options& o);

@@ -59,6 +59,20 @@ int main(int argc, char** argv) {
   exporter->add_option("--out", exo.out, "Output file (default: stdout)");
 
   receive_options rco;
+  kb_report_cli_options kbo;
+  auto* kb = app.add_subcommand("kb", "The knowledge loop: `kb report` judges articles by their tickets' outcomes");
+  kb->require_subcommand(1);
+  auto* kb_report = kb->add_subcommand("report", "Per article: survey answers and reopen rate of its tickets; weak ones flagged");
+  kb_report->add_option("-c,--config", kbo.config_path, "Configuration file (JSON)")->required();
+  kb_report->add_option("--db", kbo.db_path, "SQLite database file instead of the configured one");
+  kb_report->add_option("--tenant", kbo.tenant, "Tenant id")->required();
+  kb_report->add_option("--min-tickets", kbo.min_tickets, "Judge an article from this many tickets on (default 3)")
+      ->check(CLI::Range(1, 100000));
+  kb_report->add_option("--weak-score", kbo.weak_avg_score, "Mean survey answer at or below which it is weak (default 3)");
+  kb_report->add_option("--weak-reopen", kbo.weak_reopen_rate, "Reopen rate at or above which it is weak (default 0.3)")
+      ->check(CLI::Range(0.0, 1.0));
+  kb_report->add_flag("--json", kbo.json_out, "JSON instead of text");
+
   auto* receive = app.add_subcommand("receive", "Receive and print the generic adapter's signed actions");
   receive->add_option("-c,--config", rco.config_path, "Take the secret of the config's generic host");
   receive->add_option("--secret", rco.secret, "Standard Webhooks secret (whsec_...)");
@@ -118,6 +132,7 @@ int main(int argc, char** argv) {
   if (*doctor) return run_doctor(dopt);
   if (*receive) return run_receive(rco);
   if (*exporter) return run_export(exo);
+  if (*kb_report) return run_kb_report(kbo);
   if (*train) return run_train(tro);
   if (*eval) return run_eval(evo);
   if (*classify) return run_classify(clo);

@@ -147,6 +147,20 @@ policy map_policy(const json& j) {
     set_if(*it, "enabled", p.kb.enabled);
     if (const auto m = it->find("min_resolution_chars"); m != it->end())
       p.kb.min_resolution_chars = m->get<std::size_t>();
+    set_if(*it, "min_category_confidence", p.kb.min_category_confidence);
+    set_if(*it, "require_steps", p.kb.require_steps);
+    set_if(*it, "reopen_window_days", p.kb.reopen_window_days);
+    set_if(*it, "require_good_survey", p.kb.require_good_survey);
+    if (const auto m = it->find("max_messages"); m != it->end()) p.kb.max_messages = m->get<std::size_t>();
+    set_if(*it, "draft", p.kb.draft);
+    set_if(*it, "tags", p.kb.tags);
+    set_if(*it, "dedupe_threshold", p.kb.dedupe_threshold);
+    if (const auto sg = it->find("suggest"); sg != it->end()) {
+      set_if(*sg, "enabled", p.kb.suggest.enabled);
+      set_if(*sg, "note", p.kb.suggest.note);
+      set_if(*sg, "limit", p.kb.suggest.limit);
+      set_if(*sg, "min_similarity", p.kb.suggest.min_similarity);
+    }
   }
   set_if(j, "write_fields", p.write_fields);
   set_if(j, "explain_in_note", p.explain_in_note);

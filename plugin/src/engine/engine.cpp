@@ -6,6 +6,7 @@
 #include "closeloop/text.hpp"
 #include "engine/actions.hpp"
 #include "survey/survey_engine.hpp"
+#include "kb_decide.hpp"
 
 namespace closeloop {
 namespace {
@@ -38,6 +39,7 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
   d.next.language = c.language;
   d.next.sentiment = c.sentiment;
   if (first_contact) d.next.category = c.category;
+  if (first_contact) d.next.kb["category_confidence"] = c.category_confidence;
 
   if (first_contact) {
     d.next.prio = c.prio;
@@ -101,43 +103,13 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
   }
 }
 
-// A solved ticket whose answer is substantial becomes a KB article draft. The key is the
-// problem's fingerprint, so the same problem solved again does not draft a second article.
-void draft_article(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
-  if (!pol.kb.enabled || ev.type != event_type::ticket_solved) return;
-  std::string resolution = ev.data.is_object() ? ev.data.value("resolution", "") : "";
-  const std::string subject = !state.subject.empty() ? state.subject : ev.subject;
-  if (subject.empty()) {
-    d.log.push_back("no KB article: the ticket has no subject");
-    return;
-  }
-  if (resolution.size() < pol.kb.min_resolution_chars) {
-    d.log.push_back("no KB article: the answer is shorter than " + std::to_string(pol.kb.min_resolution_chars) +
-                    " characters");
-    return;
-  }
-  const std::string fp = problem_fingerprint(subject);
-  std::string body = "Problem\n\n" + (state.problem.empty() ? scrub_pii(subject) : state.problem) +
-                     "\n\nSolution\n\n" + truncate_utf8(scrub_pii(resolution), 8000);
-  json params = {{"title", scrub_pii(subject)},
-                 {"body", std::move(body)},
-                 {"summary", truncate_utf8(scrub_pii(resolution), 200)},
-                 {"fingerprint", fp},
-                 {"source_ticket", ev.ticket_id}};
-  if (!state.category.empty()) params["category"] = state.category;
-  if (!state.language.empty()) params["language"] = state.language;
-  d.actions.push_back(make_action(ev, action_type::create_kb_article, ev.tenant + "/" + ev.host + "/kb/" + fp,
-                                  std::move(params), false));
-  d.log.push_back("KB article drafted (fingerprint " + fp + ")");
-}
-
 void on_solved(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
   d.next.status = ev.type == event_type::ticket_closed ? "closed" : "solved";
   if (ev.type == event_type::ticket_solved || !state.solved_at) {
     d.next.solve_count = state.solve_count + 1;
     d.next.solved_at = ev.occurred_at;
   }
-  draft_article(pol, ev, state, d);
+  kb_decide::on_solved(pol, ev, d);
   survey_engine::on_solved(pol, ev, state, d);
 }
 
@@ -156,8 +128,11 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
     case event_type::ticket_created:
       d.next.status = "new";
       classify_into(*this, classifier_, ev, true, state, d);
+      kb_decide::record(policy_, ev, d);
+      kb_decide::on_created(policy_, ev, d);
       break;
     case event_type::ticket_commented:
+      kb_decide::record(policy_, ev, d);
       if (ev.visibility == "public" && ev.author.role != "agent" && ev.author.role != "system") {
         if (!state.known) classify_into(*this, classifier_, ev, true, state, d);
         else classify_into(*this, classifier_, ev, false, state, d);
@@ -185,17 +160,20 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
       break;
     case event_type::ticket_solved:
     case event_type::ticket_closed:
+      kb_decide::record(policy_, ev, d);
       on_solved(policy_, ev, state, d);
       break;
     case event_type::ticket_reopened:
       d.next.status = "open";
       survey_engine::on_cancel(ev, state, "reopened", d);
+      kb_decide::on_reopened(ev, d);
       break;
     case event_type::timer_fired:
       survey_engine::on_timer(policy_, ev, state, clk, ledger, d);
       break;
     case event_type::survey_answered:
       survey_engine::on_answer(policy_, classifier_, ev, state, ledger, d);
+      kb_decide::on_answer(policy_, ev, d);
       break;
     case event_type::survey_expired:
       survey_engine::on_expired(ev, state, d);
@@ -222,7 +200,7 @@ json to_json(const ticket_state& s) {
             {"category", s.category},  {"sentiment", s.sentiment}, {"priority", to_string(s.prio)},
             {"requester_email", s.requester_email}, {"survey", s.survey}, {"solve_count", s.solve_count},
             {"corrections", s.corrections}, {"subject", s.subject}, {"problem", s.problem},
-            {"requester_name", s.requester_name}, {"survey_score", s.survey_score},
+            {"requester_name", s.requester_name}, {"survey_score", s.survey_score}, {"kb", s.kb},
             {"survey_detail", s.survey_detail}};
   if (s.solved_at) j["solved_at"] = format_rfc3339(*s.solved_at);
   if (s.last_event_at) j["last_event_at"] = format_rfc3339(*s.last_event_at);
@@ -251,6 +229,7 @@ ticket_state ticket_state_from_json(const json& j) {
   str("requester_name", s.requester_name);
   if (auto it = j.find("survey_score"); it != j.end()) s.survey_score = *it;
   if (auto it = j.find("survey_detail"); it != j.end() && it->is_object()) s.survey_detail = *it;
+  if (auto it = j.find("kb"); it != j.end() && it->is_object()) s.kb = *it;
   if (auto it = j.find("priority"); it != j.end() && it->is_string())
     s.prio = priority_from_string(it->get<std::string>()).value_or(priority::normal);
   if (auto it = j.find("solve_count"); it != j.end() && it->is_number_integer()) s.solve_count = it->get<int>();

@@ -147,7 +147,7 @@ constexpr std::array<std::pair<event_type, std::string_view>, 9> event_type_name
     {event_type::timer_fired, "timer.fired"},
 }};
 
-constexpr std::array<std::pair<action_type, std::string_view>, 11> action_type_names{{
+constexpr std::array<std::pair<action_type, std::string_view>, 12> action_type_names{{
     {action_type::set_priority, "set_priority"},
     {action_type::set_fields, "set_fields"},
     {action_type::add_internal_note, "add_internal_note"},
@@ -159,6 +159,7 @@ constexpr std::array<std::pair<action_type, std::string_view>, 11> action_type_n
     {action_type::cancel_survey, "cancel_survey"},
     {action_type::create_kb_article, "create_kb_article"},
     {action_type::raise_alert, "raise_alert"},
+    {action_type::suggest_kb_articles, "suggest_kb_articles"},
 }};
 
 }  // namespace
@@ -558,6 +559,9 @@ result<void> check_params(action_type type, const json& p, const std::string& pa
     case action_type::raise_alert:
       CLOSELOOP_TRY(read_enum(p, "level", path, ignored, {"green", "yellow", "red"}, true));
       CLOSELOOP_TRY(read_string(p, "message", path, ignored, true, true));
+      break;
+    case action_type::suggest_kb_articles:
+      CLOSELOOP_TRY(read_string(p, "query", path, ignored, true, true));
       break;
   }
   return {};

@@ -28,6 +28,8 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     auto db = store::open(so);
     if (!db) return db.err();
     s->db_ = std::move(*db);
+    // A ":memory:" store has no second connection: the KB loop is then off (kb() is null).
+    if (auto kb = kb_store::open(so.path)) s->kb_ = std::move(*kb);
   }
   auto& m = s->metrics_;
   m.describe("closeloop_http_requests_total", "counter", "HTTP requests by route and status code.");

@@ -9,6 +9,7 @@
 #include "closeloop/clock.hpp"
 #include "closeloop/config.hpp"
 #include "closeloop/engine.hpp"
+#include "closeloop/kb_store.hpp"
 #include "closeloop/store.hpp"
 #include "common/adapter.hpp"
 #include "server/metrics.hpp"
@@ -30,6 +31,8 @@ class services {
   const config& cfg() const noexcept { return cfg_; }
   store& db() noexcept { return *db_; }
   bool has_store() const noexcept { return db_ != nullptr; }
+  // The KB index and ticket-article links (same file as the store); null without a store.
+  kb_store* kb() noexcept { return kb_.get(); }
   const clock& clk() const noexcept { return clock_; }
   metrics& stats() noexcept { return metrics_; }
 
@@ -55,6 +58,7 @@ class services {
   explicit services(config cfg) : cfg_(std::move(cfg)) {}
   config cfg_;
   std::unique_ptr<store> db_;
+  std::unique_ptr<kb_store> kb_;
   system_clock clock_;
   std::function<void(task)> post_;
   mutable std::mutex base_mu_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/retry.hpp"
+#include "server/kb.hpp"
 #include "server/survey.hpp"
 
 namespace closeloop::server {
@@ -94,6 +95,8 @@ int worker::run_actions() {
     } else if (auto ready = a.type == action_type::send_survey ? survey::prepare_invitation(svc_, a) : result<void>{};
                !ready) {
       out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
+    } else if (kb::handles(a)) {
+      out = kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
     } else {
       out = ad->execute(a);
     }

@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 2> k_migrations{{
+constexpr std::array<migration, 3> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -73,6 +73,41 @@ CREATE TABLE ticket_state (
   state         TEXT NOT NULL,
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (tenant, host, ticket_id)
+);
+)sql"},
+    {2, "kb: the hosts' KB articles and closeloop's drafts, ticket-article links, sync times",
+     R"sql(
+CREATE TABLE kb_articles (
+  tenant        TEXT NOT NULL,
+  host          TEXT NOT NULL,
+  article_id    TEXT NOT NULL,
+  title         TEXT NOT NULL,
+  body          TEXT NOT NULL,
+  url           TEXT NOT NULL DEFAULT '',
+  locale        TEXT NOT NULL DEFAULT '',
+  draft         INTEGER NOT NULL DEFAULT 0,
+  origin        TEXT NOT NULL CHECK (origin IN ('host', 'closeloop')),
+  fingerprint   TEXT NOT NULL DEFAULT '',
+  source_ticket TEXT NOT NULL DEFAULT '',
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host, article_id)
+);
+CREATE TABLE kb_links (
+  tenant     TEXT NOT NULL,
+  host       TEXT NOT NULL,
+  ticket_id  TEXT NOT NULL,
+  article_id TEXT NOT NULL,
+  kind       TEXT NOT NULL CHECK (kind IN ('suggested', 'used', 'created')),
+  score      REAL NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host, ticket_id, article_id, kind)
+);
+CREATE INDEX kb_links_article ON kb_links (tenant, host, article_id);
+CREATE TABLE kb_sync (
+  tenant       TEXT NOT NULL,
+  host         TEXT NOT NULL,
+  synced_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host)
 );
 )sql"},
     {3, "surveys: lifecycle rows with response data, per-person ledger, quota use",

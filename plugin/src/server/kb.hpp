@@ -1,0 +1,27 @@
+#pragma once
+// The knowledge loop's I/O half (kb.cpp): the worker's execution of create_kb_article (dedupe
+// against closeloop's index first) and suggest_kb_articles, the index refresh through
+// adapter::list_articles, and the JSON routes the agent sidebar and reports use.
+#include "server/handlers.hpp"
+#include "server/services.hpp"
+
+namespace closeloop::server::kb {
+
+// For the worker: create_kb_article and suggest_kb_articles. Other actions are not taken.
+bool handles(const action& a) noexcept;
+adapters::action_outcome execute(services& svc, adapters::adapter& ad, const action& a);
+
+// Re-reads the host's articles through the adapter when the local copy is older than max_age
+// (never read: always). A host without a KB listing keeps only closeloop's own drafts.
+result<void> refresh(services& svc, adapters::adapter& ad, const std::string& tenant, const std::string& host,
+                     std::chrono::milliseconds max_age);
+
+// GET /api/v1/tenants/{t}/hosts/{h}/tickets/{id}/suggestions[?limit=N]
+// GET /api/v1/tenants/{t}/kb/report
+// Returns false (and does not respond) when the path is not one of these.
+bool try_handle(const http_request& req, services& svc, respond_fn& respond);
+
+// The outcome report as JSON (also `closeloop kb report`).
+json report_json(kb_store& kb, const std::string& tenant, const kb_report_options& o = {});
+
+}  // namespace closeloop::server::kb
