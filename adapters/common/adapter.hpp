@@ -20,6 +20,9 @@ struct inbound_request {
   std::string target;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When the server read the request (its clock). For vendors whose payload carries no time of
+  // its own (Freshdesk automation webhooks); zero when the caller did not set it.
+  timestamp received_at{};
   const std::string* header(std::string_view lower_name) const noexcept;
 };
 

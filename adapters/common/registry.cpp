@@ -4,6 +4,7 @@
 
 #include "common/adapter.hpp"
 #include "common/headers.hpp"
+#include "freshdesk/freshdesk_adapter.hpp"
 #include "generic/generic_adapter.hpp"
 #include "request_tracker/request_tracker_adapter.hpp"
 
@@ -26,6 +27,7 @@ struct entry {
 
 // Sorted by vendor id.
 constexpr entry factories[] = {
+    {freshdesk::vendor_id, &make<freshdesk::freshdesk_adapter>},
     {generic::vendor_id, &make<generic::generic_adapter>},
     {request_tracker::vendor_id, &make<request_tracker::request_tracker_adapter>},
 };

@@ -140,6 +140,7 @@ void handle_webhook(const http_request& req, services& svc, const std::string& t
     return;
   }
   auto in = to_inbound(req);
+  in.received_at = svc.clk().now();
   // The signature is checked before the body is parsed.
   if (auto v = ad->verify(in, svc.clk().now()); !v) {
     reject(http::status::unauthorized, "signature", v.err());
