@@ -7,6 +7,7 @@
 #include "freshdesk/freshdesk_adapter.hpp"
 #include "generic/generic_adapter.hpp"
 #include "request_tracker/request_tracker_adapter.hpp"
+#include "zammad/zammad_adapter.hpp"
 
 namespace closeloop::adapters {
 namespace {
@@ -30,6 +31,7 @@ constexpr entry factories[] = {
     {freshdesk::vendor_id, &make<freshdesk::freshdesk_adapter>},
     {generic::vendor_id, &make<generic::generic_adapter>},
     {request_tracker::vendor_id, &make<request_tracker::request_tracker_adapter>},
+    {zammad::vendor_id, &make<zammad::zammad_adapter>},
 };
 
 }  // namespace
