@@ -1,12 +1,14 @@
 #pragma once
 // A scripted HTTP/1.1 server on 127.0.0.1 (port 0) for adapter tests: it runs on its own thread,
 // records every request it receives and answers each with the next scripted response (200 "ok"
-// when the script is empty). A response marked never_answer holds the connection open without a
-// word, for timeout tests. Pass an ssl::context to serve HTTPS instead.
+// when the script is empty, or what the handler set with set_handler() says). A response marked
+// never_answer holds the connection open without a word, for timeout tests. Pass an ssl::context
+// to serve HTTPS instead.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -80,6 +82,13 @@ class loopback_server {
     script_.push_back(std::move(r));
   }
 
+  // Answers requests the script does not cover (the conformance suite's contract stand-in).
+  using handler = std::function<scripted_response(const recorded_request&)>;
+  void set_handler(handler h) {
+    std::lock_guard lock(mutex_);
+    handler_ = std::move(h);
+  }
+
   std::vector<recorded_request> requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -134,11 +143,13 @@ class loopback_server {
       scripted_response r;
       {
         std::lock_guard lock(mutex_);
-        requests_.push_back(std::move(rec));
         if (!script_.empty()) {
           r = std::move(script_.front());
           script_.pop_front();
+        } else if (handler_) {
+          r = handler_(rec);
         }
+        requests_.push_back(std::move(rec));
       }
       cv_.notify_all();
       if (r.never_answer || r.delay.count() > 0) {
@@ -165,6 +176,7 @@ class loopback_server {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<scripted_response> script_;
+  handler handler_;
   std::vector<recorded_request> requests_;
 };
 
