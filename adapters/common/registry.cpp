@@ -8,6 +8,7 @@
 #include "generic/generic_adapter.hpp"
 #include "request_tracker/request_tracker_adapter.hpp"
 #include "zammad/zammad_adapter.hpp"
+#include "zendesk/zendesk_adapter.hpp"
 
 namespace closeloop::adapters {
 namespace {
@@ -32,6 +33,7 @@ constexpr entry factories[] = {
     {generic::vendor_id, &make<generic::generic_adapter>},
     {request_tracker::vendor_id, &make<request_tracker::request_tracker_adapter>},
     {zammad::vendor_id, &make<zammad::zammad_adapter>},
+    {zendesk::vendor_id, &make<zendesk::zendesk_adapter>},
 };
 
 }  // namespace
