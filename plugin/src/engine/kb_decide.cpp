@@ -12,6 +12,7 @@
 
 #include "closeloop/kb.hpp"
 #include "closeloop/text.hpp"
+#include "engine/actions.hpp"
 
 namespace closeloop::kb_decide {
 namespace {
@@ -20,14 +21,7 @@ constexpr std::size_t max_message_bytes = 4000;
 constexpr std::size_t max_customer_messages = 4;
 
 action make(const event& ev, action_type t, std::string key, json params, std::optional<timestamp> not_before = {}) {
-  action a;
-  a.type = t;
-  a.idempotency_key = std::move(key);
-  a.tenant = ev.tenant;
-  a.host = ev.host;
-  a.ticket_id = ev.ticket_id;
-  a.caused_by = ev.host_event_id;
-  a.params = std::move(params);
+  action a = engine_detail::make_action(ev, t, std::move(key), std::move(params), false);
   a.not_before = not_before;
   return a;
 }
@@ -149,8 +143,7 @@ void on_created(const policy& pol, const event& ev, decision& d) {
   if (auto it = d.next.kb.find("messages"); it != d.next.kb.end() && it->is_array() && !it->empty())
     query += "\n" + (*it)[0].value("text", "");
   if (query.find_first_not_of(" \n") == std::string::npos) return;
-  d.actions.push_back(make(ev, action_type::suggest_kb_articles,
-                           ev.tenant + "/" + ev.host + "/" + ev.ticket_id + "/kb/suggest",
+  d.actions.push_back(make(ev, action_type::suggest_kb_articles, engine_detail::ticket_key(ev, "kb/suggest"),
                            {{"query", truncate_utf8(query, 2000)},
                             {"limit", pol.kb.suggest.limit},
                             {"min_similarity", pol.kb.suggest.min_similarity},
