@@ -435,16 +435,40 @@ std::optional<action_outcome> precheck(const action& a, const std::string& tenan
   return std::nullopt;
 }
 
-result<std::string> message_body(const action& a) {
-  std::string body = string_param(a, "body");
-  if (!body.empty()) return body;
-  if (a.type == action_type::send_survey) return make_error(errc::invalid_argument, "send_survey needs the invitation text (params.body)");
-  return make_error(errc::invalid_argument, std::string(to_string(a.type)) + ": params.body is required");
-}
-
-action_outcome not_carried_out(const action& a, std::string_view vendor) {
-  return action_outcome::failed(std::string(to_string(a.type)) + " is not carried out by the " + std::string(vendor) +
-                                " adapter (closeloop handles it itself)");
+action_outcome dispatch(const action& a, const std::string& tenant, const std::string& host, std::string_view vendor,
+                        std::string_view vendor_label, const action_handlers& h) {
+  if (auto refused = precheck(a, tenant, host, vendor_label)) return *refused;
+  try {
+    switch (a.type) {
+      case action_type::set_priority:
+        return h.set_priority(a);
+      case action_type::set_fields:
+        return h.set_fields(a);
+      case action_type::add_internal_note:
+      case action_type::post_public_reply:
+      case action_type::send_survey: {
+        const std::string body = string_param(a, "body");
+        if (body.empty()) {
+          return action_outcome::failed(a.type == action_type::send_survey
+                                            ? std::string("send_survey needs the invitation text (params.body)")
+                                            : std::string(to_string(a.type)) + ": params.body is required");
+        }
+        return h.post_message(a, a.type != action_type::add_internal_note, body);
+      }
+      case action_type::assign_group:
+        return h.assign_group(a);
+      case action_type::reopen:
+        return h.reopen(a);
+      case action_type::create_kb_article:
+        return h.create_kb_article(a);
+      default:  // schedule/cancel survey, alerts, suggestions: closeloop's own work
+        break;
+    }
+    return action_outcome::failed(std::string(to_string(a.type)) + " is not carried out by the " + std::string(vendor) +
+                                  " adapter (closeloop handles it itself)");
+  } catch (const std::exception& e) {
+    return action_outcome::failed(std::string("cannot execute ") + std::string(to_string(a.type)) + ": " + e.what());
+  }
 }
 
 result<const http::response*> reached(const result<http::response>& r, const std::string& url,

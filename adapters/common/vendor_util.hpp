@@ -3,6 +3,7 @@
 // that name the key, payload field readers, HTML <-> text for vendors that store HTML, the
 // Link header's rel="next", and the idempotency marker put into notes and replies.
 #include <algorithm>
+#include <functional>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
@@ -109,11 +110,18 @@ http::request json_request(std::string method, std::string url, const std::strin
 std::optional<action_outcome> precheck(const action& a, const std::string& tenant, const std::string& host,
                                        std::string_view vendor_label);
 
-// params.body of add_internal_note, post_public_reply and send_survey, or the failure naming it.
-result<std::string> message_body(const action& a);
+// What a SaaS adapter does per action type. post_message gets the checked params.body and
+// whether the message is public (post_public_reply, send_survey) or an internal note.
+struct action_handlers {
+  std::function<action_outcome(const action&)> set_priority, set_fields, assign_group, reopen, create_kb_article;
+  std::function<action_outcome(const action&, bool is_public, const std::string& body)> post_message;
+};
 
-// The failure for the actions closeloop carries out itself (schedule/cancel survey, alerts).
-action_outcome not_carried_out(const action& a, std::string_view vendor);
+// execute for the SaaS adapters: precheck, then the handler for the action's type; exceptions
+// become failed; the types closeloop carries out itself (surveys, alerts, suggestions) fail
+// saying so, without a vendor call.
+action_outcome dispatch(const action& a, const std::string& tenant, const std::string& host, std::string_view vendor,
+                        std::string_view vendor_label, const action_handlers& h);
 
 // check_reachable's mapping: no answer -> the transport error, 401/403 -> unauthorized, other
 // non-2xx -> upstream; on 2xx the response. Messages say what was tried ("GET <url>: ...").

@@ -411,36 +411,15 @@ result<kb_page> freshdesk_adapter::list_articles(const std::string& cursor, int 
 }
 
 action_outcome freshdesk_adapter::execute(const action& a) {
-  if (auto refused = precheck(a, tenant_, host_, "Freshdesk")) return *refused;
-  try {
-    switch (a.type) {
-      case action_type::set_priority:
-        return set_priority(a);
-      case action_type::set_fields:
-        return set_fields(a);
-      case action_type::add_internal_note:
-      case action_type::post_public_reply:
-      case action_type::send_survey: {
-        auto body = message_body(a);
-        if (!body) return action_outcome::failed(body.err().message);
-        return post_conversation(a, a.type != action_type::add_internal_note, *body);
-      }
-      case action_type::assign_group:
-        return assign_group(a);
-      case action_type::reopen:
-        return reopen(a);
-      case action_type::create_kb_article:
-        return create_kb_article(a);
-      case action_type::schedule_survey:
-      case action_type::cancel_survey:
-      case action_type::raise_alert:
-      default:  // closeloop's own work, not a call to the vendor
-        break;
-    }
-    return not_carried_out(a, vendor_id);
-  } catch (const std::exception& e) {
-    return action_outcome::failed(std::string("cannot execute ") + std::string(to_string(a.type)) + ": " + e.what());
-  }
+  const action_handlers h{
+      [this](const action& x) { return set_priority(x); },
+      [this](const action& x) { return set_fields(x); },
+      [this](const action& x) { return assign_group(x); },
+      [this](const action& x) { return reopen(x); },
+      [this](const action& x) { return create_kb_article(x); },
+      [this](const action& x, bool is_public, const std::string& body) { return post_conversation(x, is_public, body); },
+  };
+  return dispatch(a, tenant_, host_, vendor_id, "Freshdesk", h);
 }
 
 result<std::string> freshdesk_adapter::check_reachable() {

@@ -226,6 +226,13 @@ action_outcome zammad_adapter::set_fields(const action& a) const {
   return out;
 }
 
+action_outcome zammad_adapter::assign_group(const action& a) const {
+  const std::string group = string_param(a, "group");
+  if (group.empty()) return action_outcome::failed("assign_group: params.group is required");
+  json changes = all_digits(group) ? json{{"group_id", std::stoll(group)}} : json{{"group", group}};
+  return update_ticket(a, changes, "assign_group");
+}
+
 action_outcome zammad_adapter::reopen(const action& a) const {
   json changes = {{"state", "open"}};
   if (const std::string owner = string_param(a, "owner"); !owner.empty()) {
@@ -433,40 +440,15 @@ result<kb_page> zammad_adapter::list_articles(const std::string& cursor, int lim
 }
 
 action_outcome zammad_adapter::execute(const action& a) {
-  if (auto refused = precheck(a, tenant_, host_, "Zammad")) return *refused;
-  try {
-    switch (a.type) {
-      case action_type::set_priority:
-        return set_priority(a);
-      case action_type::set_fields:
-        return set_fields(a);
-      case action_type::add_internal_note:
-      case action_type::post_public_reply:
-      case action_type::send_survey: {
-        auto body = message_body(a);
-        if (!body) return action_outcome::failed(body.err().message);
-        return post_article(a, a.type != action_type::add_internal_note, *body);
-      }
-      case action_type::assign_group: {
-        const std::string group = string_param(a, "group");
-        if (group.empty()) return action_outcome::failed("assign_group: params.group is required");
-        json changes = all_digits(group) ? json{{"group_id", std::stoll(group)}} : json{{"group", group}};
-        return update_ticket(a, changes, "assign_group");
-      }
-      case action_type::reopen:
-        return reopen(a);
-      case action_type::create_kb_article:
-        return create_kb_article(a);
-      case action_type::schedule_survey:
-      case action_type::cancel_survey:
-      case action_type::raise_alert:
-      default:  // closeloop's own work, not a call to the vendor
-        break;
-    }
-    return not_carried_out(a, vendor_id);
-  } catch (const std::exception& e) {
-    return action_outcome::failed(std::string("cannot execute ") + std::string(to_string(a.type)) + ": " + e.what());
-  }
+  const action_handlers h{
+      [this](const action& x) { return set_priority(x); },
+      [this](const action& x) { return set_fields(x); },
+      [this](const action& x) { return assign_group(x); },
+      [this](const action& x) { return reopen(x); },
+      [this](const action& x) { return create_kb_article(x); },
+      [this](const action& x, bool is_public, const std::string& body) { return post_article(x, is_public, body); },
+  };
+  return dispatch(a, tenant_, host_, vendor_id, "Zammad", h);
 }
 
 result<std::string> zammad_adapter::check_reachable() {

@@ -70,6 +70,7 @@ class zammad_adapter final : public adapter {
   action_outcome update_ticket(const action& a, const json& changes, const char* what) const;
   action_outcome set_priority(const action& a) const;
   action_outcome set_fields(const action& a) const;
+  action_outcome assign_group(const action& a) const;
   action_outcome reopen(const action& a) const;
   action_outcome post_article(const action& a, bool is_public, const std::string& body) const;
   action_outcome create_kb_article(const action& a) const;

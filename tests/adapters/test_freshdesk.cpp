@@ -21,12 +21,6 @@ using namespace closeloop::test::vendor;
 
 namespace {
 
-// The marker the README documents: "closeloop-ref:" + the first 16 hex digits of
-// HMAC-SHA256("closeloop", idempotency key), computed here, not by the adapter.
-std::string marker_of(const std::string& key) {
-  return "closeloop-ref:" + crypto::hex_encode(crypto::hmac_sha256("closeloop", key)).substr(0, 16);
-}
-
 const std::string hook_secret = "fd-shared-secret-0123456789";
 const std::string api_key = "fdApiKey123";
 const std::string api_auth = "Basic " + crypto::base64_encode(api_key + ":X");

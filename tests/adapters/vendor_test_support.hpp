@@ -12,6 +12,7 @@
 
 #include "closeloop/config.hpp"
 #include "common/adapter.hpp"
+#include "common/crypto.hpp"
 #include "loopback_server.hpp"
 
 namespace closeloop::test::vendor {
@@ -56,6 +57,12 @@ inline std::string config_error(json settings) {
 }
 
 inline timestamp at(const char* rfc3339) { return *parse_rfc3339(rfc3339); }
+
+// The marker the SaaS adapters' READMEs document for notes and replies: "closeloop-ref:" + the
+// first 16 hex digits of HMAC-SHA256("closeloop", idempotency key), computed here, not by the adapter.
+inline std::string marker_of(const std::string& key) {
+  return "closeloop-ref:" + adapters::crypto::hex_encode(adapters::crypto::hmac_sha256("closeloop", key)).substr(0, 16);
+}
 
 inline scripted_response json_reply(int status, const json& body, adapters::header_list headers = {}) {
   headers.emplace_back("content-type", "application/json");
