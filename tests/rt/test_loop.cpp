@@ -234,6 +234,11 @@ TEST_CASE("RT extension loop: resolve brings one signed survey invitation after 
     INFO("the reopen must come before the survey is due (" << loop_survey_delay_s << " s)");
     REQUIRE(db.survey_timers(reopened) == strings{"cancelled"});
     REQUIRE(db.survey_timers(solved) == strings{"pending"});
+    // The survey lifecycle rows: cancelled with the reason, scheduled with its due time.
+    CHECK(db.rows("SELECT status, note, cancelled_at_ms > 0 FROM surveys WHERE ticket_id = ?", {reopened}) ==
+          std::vector<strings>{{"cancelled", "ticket reopened", "1"}});
+    CHECK(db.rows("SELECT status, due_at_ms > scheduled_at_ms FROM surveys WHERE ticket_id = ?", {solved}) ==
+          std::vector<strings>{{"scheduled", "1"}});
   }
 
   const std::string link = wait_for_invitations({solved}).at(solved);
@@ -263,6 +268,9 @@ TEST_CASE("RT extension loop: resolve brings one signed survey invitation after 
   CHECK(db.outbox(reopened, "send_survey").empty());
   CHECK(db.survey_timers(reopened) == strings{"cancelled"});
   CHECK(rest("GET", "/ticket/" + reopened).at("Status") == "open");
+  CHECK(db.rows("SELECT status, sent_at_ms >= due_at_ms, language FROM surveys WHERE ticket_id = ?", {solved}) ==
+        std::vector<strings>{{"sent", "1", "en"}});
+  CHECK(db.rows("SELECT status FROM surveys WHERE ticket_id = ?", {reopened}) == std::vector<strings>{{"cancelled"}});
 }
 
 TEST_CASE("RT extension loop: an answer on the survey page sets CSAT and notes it, 1/5 reopens to the escalation "
@@ -331,6 +339,9 @@ TEST_CASE("RT extension loop: an answer on the survey page sets CSAT and notes i
                                          escalation_queue));
   CHECK(deferred(bad, "'set_fields', 'add_internal_note', 'reopen'") ==
         std::vector<strings>{{"set_fields", "done", "1", ""}, {"add_internal_note", "done", "1", ""}, {"reopen", "done", "1", ""}});
+  // The lifecycle row keeps the answer for reports; the escalation awaits its recovery.
+  CHECK(store_view().rows("SELECT status, score, recovery, json_extract(response, '$.comment') FROM surveys"
+                          " WHERE ticket_id = ?", {bad}) == std::vector<strings>{{"answered", "1", "pending", comment}});
 
   // 3. 5/5: CSAT 5 and a note; the ticket stays resolved.
   r = answer(links[good], 5, "Quick and friendly, thanks!");

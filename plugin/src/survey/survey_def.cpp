@@ -34,6 +34,12 @@ json why_question(int at_most, json reasons) {
           {"show_if", {{"question", "score"}, {"at_most", at_most}}}};
 }
 
+json score_question(int min, int max, json prompt, json min_label, json max_label) {
+  return {{"id", "score"},      {"type", "scale"},       {"min", min},
+          {"max", max},         {"required", true},      {"prompt", std::move(prompt)},
+          {"min_label", std::move(min_label)}, {"max_label", std::move(max_label)}};
+}
+
 json template_json(const char* id) {
   const json title = tr("How did we do?", "我们做得怎么样？", "我們做得怎麼樣？");
   const std::string sid = id;
@@ -43,15 +49,10 @@ json template_json(const char* id) {
             {"score_question", "score"},
             {"title", title},
             {"questions",
-             {{{"id", "score"},
-               {"type", "scale"},
-               {"min", 0},
-               {"max", 10},
-               {"required", true},
-               {"prompt", tr("How likely are you to recommend us to a friend or colleague?",
-                             "您向朋友或同事推荐我们的可能性有多大？", "您向朋友或同事推薦我們的可能性有多大？")},
-               {"min_label", tr("not at all likely", "完全不可能", "完全不可能")},
-               {"max_label", tr("extremely likely", "极有可能", "極有可能")}},
+             {score_question(0, 10,
+                             tr("How likely are you to recommend us to a friend or colleague?",
+                                "您向朋友或同事推荐我们的可能性有多大？", "您向朋友或同事推薦我們的可能性有多大？"),
+                             tr("not at all likely", "完全不可能", "完全不可能"), tr("extremely likely", "极有可能", "極有可能")),
               why_question(6, {reason("support", "The support I received", "获得的支持", "獲得的支援"),
                                reason("product", "The product itself", "产品本身", "產品本身"),
                                reason("price", "The price", "价格", "價格"),
@@ -64,15 +65,10 @@ json template_json(const char* id) {
             {"score_question", "score"},
             {"title", title},
             {"questions",
-             {{{"id", "score"},
-               {"type", "scale"},
-               {"min", 1},
-               {"max", 7},
-               {"required", true},
-               {"prompt", tr("How easy was it to get your request resolved?", "解决您的请求有多容易？",
-                             "解決您的請求有多容易？")},
-               {"min_label", tr("very difficult", "非常困难", "非常困難")},
-               {"max_label", tr("very easy", "非常容易", "非常容易")}},
+             {score_question(1, 7,
+                             tr("How easy was it to get your request resolved?", "解决您的请求有多容易？",
+                                "解決您的請求有多容易？"),
+                             tr("very difficult", "非常困难", "非常困難"), tr("very easy", "非常容易", "非常容易")),
               why_question(3, {reason("many_contacts", "I had to contact you several times", "我不得不多次联系你们",
                                       "我不得不多次聯絡你們"),
                                reason("repeat", "I had to repeat myself", "我不得不重复说明", "我不得不重複說明"),
@@ -85,15 +81,10 @@ json template_json(const char* id) {
           {"score_question", "score"},
           {"title", title},
           {"questions",
-           {{{"id", "score"},
-             {"type", "scale"},
-             {"min", 1},
-             {"max", 5},
-             {"required", true},
-             {"prompt", tr("How satisfied are you with the help you received?", "您对获得的帮助满意吗？",
-                           "您對獲得的協助滿意嗎？")},
-             {"min_label", tr("very dissatisfied", "非常不满意", "非常不滿意")},
-             {"max_label", tr("very satisfied", "非常满意", "非常滿意")}},
+           {score_question(1, 5,
+                           tr("How satisfied are you with the help you received?", "您对获得的帮助满意吗？",
+                              "您對獲得的協助滿意嗎？"),
+                           tr("very dissatisfied", "非常不满意", "非常不滿意"), tr("very satisfied", "非常满意", "非常滿意")),
             why_question(2, {reason("not_solved", "My problem is not solved", "问题没有解决", "問題沒有解決"),
                              reason("slow", "It took too long", "花的时间太长", "花的時間太長"),
                              reason("unfriendly", "The staff were unfriendly", "服务态度不好", "服務態度不好"),
