@@ -39,3 +39,19 @@ TEST_CASE("sentiment: bad input gives a bounded answer", "[unit][sentiment]") {
   CHECK_FALSE(score_sentiment(huge + " great", "en").label.empty());
   CHECK(score_sentiment(huge, "zh-Hant").label == "neutral");
 }
+
+TEST_CASE("sentiment: the features a learned model sees", "[unit][sentiment]") {
+  const std::string f = sentiment_feature_text("The app is not fast, but support was great!");
+  // Negation reaches to the end of its clause only.
+  CHECK(f.find("zznegfast") != std::string::npos);
+  CHECK(f.find("zzneggreat") == std::string::npos);
+  CHECK(f.find(" great") != std::string::npos);
+  CHECK(f.find("zzlexbin") != std::string::npos);
+  CHECK(sentiment_feature_text("I don't like it").find("zznegike") == std::string::npos);
+  CHECK(sentiment_feature_text("I don't like it").find("zzneglike") != std::string::npos);
+  // Chinese gets the lexicon's verdict too; bad input is bounded.
+  CHECK(sentiment_feature_text("太差了，再也不买").find("zzlexneg") != std::string::npos);
+  CHECK(sentiment_feature_text("").find("zzlexneu") != std::string::npos);
+  CHECK(sentiment_feature_text(std::string(1 << 20, '!')).size() < (1u << 16));
+  CHECK_NOTHROW(sentiment_feature_text("\xff\xfe broken \xc3"));
+}

@@ -31,6 +31,10 @@ const char* to_string(confidence_band b) noexcept;
 // folded, U+FEFF/controls dropped. Capped at max_text_bytes of input.
 std::string normalize_for_category(std::string_view text);
 
+// What the members see: the category tokens, or those plus negation marks and the sentiment
+// lexicon's verdict (sentiment_feature_text, for `--task sentiment`). Saved in the model file.
+enum class text_features { plain, sentiment };
+
 struct category_member_settings {
   int dim = 100;
   int epoch = 40;
@@ -57,6 +61,7 @@ struct category_train_options {
   // Calibration targets: the precision of predictions in each band on the held-out slice.
   double high_precision = 0.95, medium_precision = 0.70;  // High: cumulative; Medium: the band alone
   std::string reject_label;     // default: "oos" if the data has it, else "other"
+  text_features features = text_features::plain;
   // Progress: (stage, done, total), called from the training thread(s) serially.
   std::function<void(std::string_view, std::size_t, std::size_t)> progress;
 
@@ -129,6 +134,7 @@ class category_model {
   const std::string& reject_label() const;
   std::size_t members() const;  // fastText members
   bool has_linear() const;
+  text_features features() const;
   double linear_weight() const;  // share of the linear model in the mixed probabilities
   std::size_t serialized_bytes() const;
 

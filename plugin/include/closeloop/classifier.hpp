@@ -16,6 +16,7 @@ struct classification {
   std::string language;        // BCP 47: "en", "zh-Hans", "zh-Hant", "und"
   std::string sentiment;       // "negative", "neutral", "positive"
   double sentiment_score = 0;  // -1 .. 1
+  std::string sentiment_source = "lexicon";  // "lexicon" or "model" (the tenant's learned model)
   std::string category;        // tenant category, or "other"
   double category_confidence = 0;  // 0 .. 1
   std::string category_band;       // "high", "medium", "low" (learned model); "" for keywords
@@ -38,6 +39,9 @@ struct rule_classifier_config {
   // The tenant's learned category model (`closeloop train --task category`), if any. It is
   // loaded on first use and reloaded when the file changes (checked every reload_check).
   std::string category_model_path;
+  // The tenant's learned sentiment model (`closeloop train --task sentiment`, labels negative /
+  // neutral / positive); same loading rules. Without it the lexicon decides.
+  std::string sentiment_model_path;
   std::chrono::milliseconds reload_check{5000};
 };
 
@@ -54,11 +58,14 @@ class rule_classifier final : public classifier {
   // The model in use (null when none or not loadable) and the last load error, for doctor.
   std::shared_ptr<const category_model> model() const;
   std::string model_error() const;
+  std::shared_ptr<const category_model> sentiment_model() const;
+  std::string sentiment_model_error() const;
 
  private:
   rule_classifier_config cfg_;
   struct model_slot;
   std::unique_ptr<model_slot> slot_;
+  std::unique_ptr<model_slot> sentiment_slot_;
 };
 
 }  // namespace closeloop

@@ -22,4 +22,12 @@ sentiment_result score_sentiment(std::string_view text, std::string_view languag
 // The label for a score with the default neutral band (|score| < 0.05 is neutral).
 std::string sentiment_label(double score);
 
+// What a learned sentiment model sees (`closeloop train|eval --task sentiment`, the tenant's
+// sentiment model): the category tokens (normalize_for_category) with each word after an English
+// negator ("not", "never", "don't", ...) up to the next punctuation marked "zzneg<word>", then
+// tokens carrying the lexicon's verdict: "zzlexpos"/"zzlexneg" repeated by strength (1..4) or
+// "zzlexneu", and "zzlexbin<k>" for the score in ninths. A model trained on a few thousand
+// examples so learns how far to trust the lexicon instead of starting from nothing.
+std::string sentiment_feature_text(std::string_view text);
+
 }  // namespace closeloop

@@ -1,5 +1,6 @@
 // The category model: an ensemble of fastText supervised models; see category_model.hpp.
 #include "closeloop/category_model.hpp"
+#include "closeloop/sentiment.hpp"
 #include "closeloop/utf8.hpp"
 
 #include <algorithm>
@@ -30,7 +31,7 @@ namespace {
 // Format 1: fastText members only. Format 2: members and an optional hashed linear model with
 // its mixing weight and temperature. Both load; anything else is refused with its version.
 constexpr std::string_view file_magic_prefix = "CLOSELOOP-CATEGORY-MODEL ";
-constexpr int file_format = 2;
+constexpr int file_format_max = 3;  // 2: plain features; 3: with text_features (see serialize)
 constexpr std::size_t max_tokens = 2000;  // tokens per text seen by the model
 constexpr std::string_view label_prefix = "__label__";
 
@@ -245,6 +246,11 @@ struct category_model::impl {
   std::string linear_bytes;
   float linear_weight = 0.0f;       // p = (1 - w) * mean(fastText) + w * linear
   float linear_temperature = 1.0f;
+  text_features features = text_features::plain;
+
+  std::string featurize(std::string_view text) const {
+    return features == text_features::sentiment ? sentiment_feature_text(text) : normalize_for_category(text);
+  }
 
   result<void> bind(member& m) {
     auto dict = m.ft->getDictionary();
@@ -426,13 +432,14 @@ result<category_model> category_model::train(const std::vector<labelled_text>& e
     i = m.labels.size();
     m.labels.push_back(l);
   }
+  m.features = opt.features;
   m.reject_label = !opt.reject_label.empty() ? opt.reject_label : label_index.count("oos") ? "oos" : "other";
 
   std::vector<std::string> texts;
   std::vector<std::size_t> gold;
   texts.reserve(examples.size());
   for (const auto& e : examples) {
-    std::string n = normalize_for_category(e.text);
+    std::string n = m.featurize(e.text);
     if (n.empty()) continue;
     gold.push_back(label_index[e.label]);
     texts.push_back(std::move(n));
@@ -704,7 +711,7 @@ category_prediction category_model::predict(std::string_view text) const {
 }
 
 std::vector<float> category_model::probabilities(std::string_view text) const {
-  return impl_->probabilities_normalized(normalize_for_category(text));
+  return impl_->probabilities_normalized(impl_->featurize(text));
 }
 
 std::string category_model::predict_raw_first_member(std::string_view normalized_text) const {
@@ -775,6 +782,7 @@ void category_model::set_thresholds(const category_thresholds& t) { impl_->thres
 const activation_gate& category_model::gate() const { return impl_->gate; }
 const std::string& category_model::reject_label() const { return impl_->reject_label; }
 std::size_t category_model::members() const { return impl_->members.size(); }
+text_features category_model::features() const { return impl_->features; }
 bool category_model::has_linear() const { return impl_->linear.has_value(); }
 double category_model::linear_weight() const {
   return impl_->linear ? (impl_->members.empty() ? 1.0 : impl_->linear_weight) : 0.0;
@@ -797,7 +805,11 @@ std::string category_model::serialize() const {
   for (const auto& mem : m.members)
     members.push_back({{"bytes", mem.bytes.size()}, {"fnv1a", fnv1a(mem.bytes)}, {"settings", settings_to_json(mem.settings)}});
   h["members"] = members;
-  h["format"] = file_format;
+  // Plain models stay format 2 (older builds read them); a model with sentiment features is
+  // format 3, so a build that does not know the features refuses it instead of misreading it.
+  const int format = m.features == text_features::plain ? 2 : 3;
+  h["format"] = format;
+  if (m.features == text_features::sentiment) h["features"] = "sentiment";
   if (m.linear)
     h["linear"] = {{"bytes", m.linear_bytes.size()},
                    {"fnv1a", fnv1a(m.linear_bytes)},
@@ -806,7 +818,7 @@ std::string category_model::serialize() const {
                    {"features", m.linear->n_features()}};
   std::string header = h.dump();
   std::string out(file_magic_prefix);
-  out += std::to_string(file_format) + "\n";
+  out += std::to_string(format) + "\n";
   out += std::to_string(header.size()) + "\n" + header + "\n";
   for (const auto& mem : m.members) out += mem.bytes;
   if (m.linear) out += m.linear_bytes;
@@ -843,9 +855,10 @@ result<category_model> category_model::load_from_memory(std::string_view bytes) 
   auto vl = bytes.find('\n');
   if (vl == std::string_view::npos || vl > 8) return bad("no format version");
   const std::string version(bytes.substr(0, vl));
-  if (version != "1" && version != "2")
+  if (version != "1" && version != "2" && version != "3")
     return make_error(errc::invalid_argument, "category model: unsupported format version " + version +
-                                                  " (this build reads versions 1 and 2); retrain the model");
+                                                  " (this build reads versions 1 to " +
+                                                  std::to_string(file_format_max) + "); retrain the model");
   bytes.remove_prefix(vl + 1);
   auto nl = bytes.find('\n');
   if (nl == std::string_view::npos || nl > 12) return bad("no header length");
@@ -865,6 +878,11 @@ result<category_model> category_model::load_from_memory(std::string_view bytes) 
     m.gate = {g.at("n").get<std::size_t>(), g.at("accuracy").get<double>(), g.at("high_share").get<double>(),
               g.at("medium_or_better").get<double>(), g.at("active").get<bool>()};
     m.trained_examples = h.value("trained_examples", std::size_t{0});
+    if (version == "3") {
+      const std::string f = h.value("features", std::string("plain"));
+      if (f != "plain" && f != "sentiment") return bad("unknown features \"" + f + "\"");
+      m.features = f == "sentiment" ? text_features::sentiment : text_features::plain;
+    }
     for (const auto& mj : h.at("members")) {
       impl::member mem;
       mem.settings = settings_from_json(mj.at("settings"));
@@ -879,7 +897,7 @@ result<category_model> category_model::load_from_memory(std::string_view bytes) 
       if (auto b = m.bind(mem); !b) return b.err();
       m.members.push_back(std::move(mem));
     }
-    if (version == "2" && h.contains("linear")) {
+    if (version != "1" && h.contains("linear")) {
       const auto& lj = h.at("linear");
       std::size_t n = lj.at("bytes").get<std::size_t>();
       if (n > bytes.size()) return bad("truncated linear model");

@@ -100,55 +100,65 @@ constexpr std::array urgency_cues{
 
 }  // namespace
 
-// The learned model, swapped atomically when its file changes; readers keep their copy.
+// A learned model file, swapped atomically when the file changes; readers keep their copy.
 struct rule_classifier::model_slot {
+  std::string path;
+  std::chrono::milliseconds reload_check;
   mutable std::mutex mu;
   std::shared_ptr<const category_model> model;
   std::string error;
   std::filesystem::file_time_type loaded_mtime{};
   std::chrono::steady_clock::time_point next_check{};
+
+  std::shared_ptr<const category_model> get() {
+    if (path.empty()) return nullptr;
+    const auto now = std::chrono::steady_clock::now();
+    std::unique_lock lk(mu);
+    if (now < next_check) return model;
+    next_check = now + reload_check;
+    std::error_code ec;
+    const auto mtime = std::filesystem::last_write_time(path, ec);
+    if (ec) {
+      if (!model) error = "cannot read " + path + ": " + ec.message();
+      return model;  // keep serving the last good model
+    }
+    if (model && mtime == loaded_mtime) return model;
+    lk.unlock();  // loading takes a while; classify() calls meanwhile use the old model
+    auto loaded = category_model::load(path);
+    lk.lock();
+    if (loaded) {
+      model = std::make_shared<const category_model>(std::move(*loaded));
+      loaded_mtime = mtime;
+      error.clear();
+    } else if (!model || mtime != loaded_mtime) {
+      error = loaded.err().message;
+      loaded_mtime = mtime;  // do not retry a bad file until it changes again
+    }
+    return model;
+  }
+  std::string last_error() {
+    (void)get();
+    std::lock_guard lk(mu);
+    return error;
+  }
 };
 
 rule_classifier::rule_classifier(rule_classifier_config cfg)
-    : cfg_(std::move(cfg)), slot_(std::make_unique<model_slot>()) {
+    : cfg_(std::move(cfg)), slot_(std::make_unique<model_slot>()), sentiment_slot_(std::make_unique<model_slot>()) {
   for (auto& [name, words] : cfg_.categories)
     for (auto& w : words) w = lower_ascii(w);
+  slot_->path = cfg_.category_model_path;
+  slot_->reload_check = cfg_.reload_check;
+  sentiment_slot_->path = cfg_.sentiment_model_path;
+  sentiment_slot_->reload_check = cfg_.reload_check;
 }
 
 rule_classifier::~rule_classifier() = default;
 
-std::shared_ptr<const category_model> rule_classifier::model() const {
-  if (cfg_.category_model_path.empty()) return nullptr;
-  const auto now = std::chrono::steady_clock::now();
-  std::unique_lock lk(slot_->mu);
-  if (now < slot_->next_check) return slot_->model;
-  slot_->next_check = now + cfg_.reload_check;
-  std::error_code ec;
-  const auto mtime = std::filesystem::last_write_time(cfg_.category_model_path, ec);
-  if (ec) {
-    if (!slot_->model) slot_->error = "cannot read " + cfg_.category_model_path + ": " + ec.message();
-    return slot_->model;  // keep serving the last good model
-  }
-  if (slot_->model && mtime == slot_->loaded_mtime) return slot_->model;
-  lk.unlock();  // loading takes a while; classify() calls meanwhile use the old model
-  auto loaded = category_model::load(cfg_.category_model_path);
-  lk.lock();
-  if (loaded) {
-    slot_->model = std::make_shared<const category_model>(std::move(*loaded));
-    slot_->loaded_mtime = mtime;
-    slot_->error.clear();
-  } else if (!slot_->model || mtime != slot_->loaded_mtime) {
-    slot_->error = loaded.err().message;
-    slot_->loaded_mtime = mtime;  // do not retry a bad file until it changes again
-  }
-  return slot_->model;
-}
-
-std::string rule_classifier::model_error() const {
-  (void)model();
-  std::lock_guard lk(slot_->mu);
-  return slot_->error;
-}
+std::shared_ptr<const category_model> rule_classifier::model() const { return slot_->get(); }
+std::string rule_classifier::model_error() const { return slot_->last_error(); }
+std::shared_ptr<const category_model> rule_classifier::sentiment_model() const { return sentiment_slot_->get(); }
+std::string rule_classifier::sentiment_model_error() const { return sentiment_slot_->last_error(); }
 
 classification rule_classifier::classify(const event& ev) const {
   classification out;
@@ -163,6 +173,27 @@ classification rule_classifier::classify(const event& ev) const {
   const sentiment_result general = score_sentiment(ev.subject + "\n" + ev.text, out.language);
   out.sentiment_score = std::clamp(general.score + 0.15 * (pos - neg), -1.0, 1.0);
   out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
+  if (auto sm = sentiment_model()) {
+    // The tenant's learned sentiment model (trained from survey comments with their ratings and
+    // agent corrections) decides the label; the score is its P(positive) - P(negative).
+    const auto probs = sm->probabilities(ev.subject + "\n" + ev.text);
+    const auto& labels = sm->labels();
+    double p_pos = 0, p_neg = 0, best = -1;
+    std::string best_label;
+    for (std::size_t i = 0; i < labels.size() && i < probs.size(); ++i) {
+      if (labels[i] == "positive") p_pos = probs[i];
+      if (labels[i] == "negative") p_neg = probs[i];
+      if (probs[i] > best) {
+        best = probs[i];
+        best_label = labels[i];
+      }
+    }
+    if (best_label == "positive" || best_label == "negative" || best_label == "neutral") {
+      out.sentiment = best_label;
+      out.sentiment_score = std::clamp(p_pos - p_neg, -1.0, 1.0);
+      out.sentiment_source = "model";
+    }
+  }
 
   if (auto m = model()) {
     // The tenant's learned model: its band decides whether the field is written or suggested.

@@ -1,8 +1,12 @@
 #include "closeloop/sentiment.hpp"
 
+#include "closeloop/category_model.hpp"
+#include "closeloop/language.hpp"
+
 #include <opencc/opencc.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <mutex>
 #include <string>
@@ -252,6 +256,48 @@ sentiment_result score_sentiment(std::string_view text, std::string_view languag
   r.score = normalise(raw);
   r.label = sentiment_label(r.score);
   return r;
+}
+
+std::string sentiment_feature_text(std::string_view text) {
+  if (text.size() > k_max_bytes) text = text.substr(0, k_max_bytes);
+  std::string out;
+  out.reserve(text.size() + text.size() / 4 + 64);
+  // Clause by clause (a negator's scope ends at the clause's punctuation).
+  std::size_t clause_start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const bool ends = i == text.size() || std::strchr(".,;:!?\n", text[i]) != nullptr;
+    if (!ends) continue;
+    const std::string tokens = normalize_for_category(text.substr(clause_start, i - clause_start + (i < text.size() ? 1 : 0)));
+    clause_start = i + 1;
+    bool negated = false;
+    std::size_t pos = 0;
+    while (pos < tokens.size()) {
+      std::size_t end = tokens.find(' ', pos);
+      if (end == std::string::npos) end = tokens.size();
+      const std::string_view tok(tokens.data() + pos, end - pos);
+      pos = end + 1;
+      if (!out.empty()) out += ' ';
+      if (english_negators().count(tok) != 0 || tok.ends_with("n't")) {
+        negated = true;
+      } else if (negated && tok.size() > 1) {
+        out += "zzneg";
+      }
+      out += tok;
+    }
+  }
+  const sentiment_result s = score_sentiment(text, identify_language(text).tag);
+  const int strength = static_cast<int>(std::lround(s.score * 4));  // -4 .. 4
+  if (!out.empty()) out += ' ';
+  if (s.label == "neutral") {
+    out += "zzlexneu";
+  } else {
+    for (int i = 0; i < std::max(1, std::abs(strength)); ++i) out += s.score > 0 ? "zzlexpos " : "zzlexneg ";
+    out.pop_back();
+  }
+  out += " zzlexbin";
+  out += strength < 0 ? "m" : "p";
+  out += std::to_string(std::abs(strength));
+  return out;
 }
 
 }  // namespace closeloop

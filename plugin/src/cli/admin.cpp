@@ -118,6 +118,18 @@ int run_doctor(const doctor_options& o) {
         else
           bad("tenant " + t.id + ": category model: " + probe.model_error());
       }
+      if (!t.classifier.sentiment_model_path.empty()) {
+        rule_classifier probe(t.classifier);
+        if (auto m = probe.sentiment_model())
+          ok("tenant " + t.id + ": sentiment model " + t.classifier.sentiment_model_path + " (labels " +
+             [&] {
+               std::string l;
+               for (const auto& x : m->labels()) l += (l.empty() ? "" : ", ") + x;
+               return l;
+             }() + ")");
+        else
+          bad("tenant " + t.id + ": sentiment model: " + probe.sentiment_model_error());
+      }
       for (const auto& h : t.hosts) {
         std::string name = "host " + t.id + "/" + h.id + " (" + h.vendor + ")";
         if (o.offline) {

@@ -1,7 +1,8 @@
 // `closeloop classify [--model-dir DIR] [--task all|language|category]`: JSON lines {"text": ...}
 // on stdin, one JSON line per input on stdout. Language, sentiment and urgency come from the
 // rule classifier (the fallback of issue 4's other parts); the category from DIR/category.model
-// when present, else "other" with confidence 0. A line that is not a JSON object with a string
+// when present, else "other" with confidence 0; the sentiment from DIR/sentiment.model when
+// present (`closeloop train --task sentiment`), else the lexicon ("sentiment_source" says which). A line that is not a JSON object with a string
 // "text" gets {"error": "..."} and the run goes on (exit status 1 at the end).
 #include <filesystem>
 #include <iostream>
@@ -41,7 +42,16 @@ int run_classify(const classify_options& o) {
     std::cerr << "closeloop classify: --task category needs " << model_file_name("category") << " in --model-dir\n";
     return 1;
   }
-  rule_classifier rules{rule_classifier_config{}};
+  rule_classifier_config rcfg;
+  if (!o.model_dir.empty()) {
+    const auto path = (std::filesystem::path(o.model_dir) / model_file_name("sentiment")).string();
+    if (std::filesystem::exists(path)) rcfg.sentiment_model_path = path;
+  }
+  rule_classifier rules{rcfg};
+  if (!rcfg.sentiment_model_path.empty() && !rules.sentiment_model()) {
+    std::cerr << "closeloop classify: " << rules.sentiment_model_error() << "\n";
+    return 1;
+  }
   std::ios::sync_with_stdio(false);
   std::string line;
   std::size_t n = 0, errors = 0;
@@ -76,6 +86,7 @@ int run_classify(const classify_options& o) {
         out["language"] = c.language;
         out["sentiment"] = c.sentiment;
         out["sentiment_score"] = c.sentiment_score;
+        out["sentiment_source"] = c.sentiment_source;
         out["category"] = c.category;
         out["confidence"] = c.category_confidence;
         out["urgency"] = c.prio == priority::critical ? "high" : c.prio == priority::urgent ? "medium" : "low";

@@ -87,7 +87,7 @@ int run_eval(const eval_options& o) {
     out["train_n"] = train->rows.size();
     if (!o.quiet) std::cerr << "closeloop: training on " << train->rows.size() << " examples from " << o.train << "\n";
     t0 = clock_type::now();
-    model = category_model::train(train->rows, train_options_for(o.members, o.threads, !o.no_quantize, o.quiet));
+    model = category_model::train(train->rows, train_options_for(o.task, o.members, o.threads, !o.no_quantize, o.quiet));
     out["train_seconds"] = seconds_since(t0);
   } else {
     model = category_model::load(o.model);

@@ -38,7 +38,7 @@ int run_classify(const classify_options& o);
 // Shared by train and eval.
 bool task_is_trainable(const std::string& task);
 result<dataset> load_dataset(const std::string& path, const std::string& task, const data_flags& f);
-category_train_options train_options_for(int members, int threads, bool quantize, bool quiet);
+category_train_options train_options_for(const std::string& task, int members, int threads, bool quantize, bool quiet);
 // The file name of a task's model inside a --model-dir.
 std::string model_file_name(const std::string& task);
 

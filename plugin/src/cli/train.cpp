@@ -9,7 +9,7 @@ namespace closeloop::cli {
 
 bool task_is_trainable(const std::string& task) {
   // Sentiment and urgency are trained the same way as category (fastText + a hashed linear model
-  // over the file's labels); the shipped sentiment/urgency logic lives elsewhere.
+  // over the file's labels; sentiment adds negation marks and the lexicon's verdict as features).
   return task == "category" || task == "sentiment" || task == "urgency";
 }
 
@@ -23,8 +23,10 @@ result<dataset> load_dataset(const std::string& path, const std::string& task, c
   return read_dataset(path, opt);
 }
 
-category_train_options train_options_for(int members, int threads, bool quantize, bool quiet) {
+category_train_options train_options_for(const std::string& task, int members, int threads, bool quantize, bool quiet) {
   category_train_options opt;
+  // Sentiment models see negation marks and the lexicon's verdict next to the words.
+  if (task == "sentiment") opt.features = text_features::sentiment;
   // --members N: N fastText members next to the hashed linear model. Members beyond the default
   // one vary their n-grams so they err differently: words + bigrams only; words + char 2..4-grams.
   if (members > 0 && !opt.members.empty()) {
@@ -66,7 +68,7 @@ int run_train(const train_options& o) {
     std::cerr << "closeloop: " << data->rows.size() << " examples from " << o.input << " (" << data->format
               << ", text column " << data->text_column << ", label column " << data->label_column << ")\n";
   const auto t0 = std::chrono::steady_clock::now();
-  auto model = category_model::train(data->rows, train_options_for(o.members, o.threads, !o.no_quantize, o.quiet));
+  auto model = category_model::train(data->rows, train_options_for(o.task, o.members, o.threads, !o.no_quantize, o.quiet));
   if (!model) {
     std::cerr << "closeloop train: " << model.err().message << "\n";
     return 1;

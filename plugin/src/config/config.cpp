@@ -270,6 +270,8 @@ tenant_config map_tenant(const json& j, const std::string& base_dir) {
   if (const auto it = j.find("policy"); it != j.end()) t.pol = map_policy(*it);
   if (const auto it = j.find("category_model"); it != j.end())
     t.classifier.category_model_path = resolve_path(it->get<std::string>(), base_dir);
+  if (const auto it = j.find("sentiment_model"); it != j.end())
+    t.classifier.sentiment_model_path = resolve_path(it->get<std::string>(), base_dir);
   if (const auto it = j.find("categories"); it != j.end()) {
     for (const auto& [category, keywords] : it->items()) {
       auto& list = t.classifier.categories[category];
