@@ -9,7 +9,9 @@ using namespace closeloop::adapters;
 
 TEST_CASE("registry: known vendors and unknown vendor errors", "[adapter][common]") {
   const auto& known = known_vendors();
-  CHECK(std::find(known.begin(), known.end(), "generic") != known.end());
+  for (const char* v : {"freshdesk", "generic", "request_tracker", "zammad"}) {
+    CHECK(std::find(known.begin(), known.end(), v) != known.end());
+  }
   CHECK(std::is_sorted(known.begin(), known.end()));
 
   tenant_config t;
@@ -21,7 +23,8 @@ TEST_CASE("registry: known vendors and unknown vendor errors", "[adapter][common
   REQUIRE_FALSE(a);
   CHECK(a.err().code == errc::invalid_config);
   CHECK_THAT(a.err().message, Catch::StartsWith("tenants[acme].hosts[desk].vendor: unknown vendor \"frontdesk\""));
-  CHECK_THAT(a.err().message, Catch::Contains("known: generic"));
+  // The error lists every known vendor, in registry order.
+  CHECK_THAT(a.err().message, Catch::Contains("(known: freshdesk, generic, request_tracker, zammad"));
 }
 
 TEST_CASE("registry: dispatches on the vendor id", "[adapter][common]") {
