@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/survey.hpp"
+#include "server/survey_page.hpp"
 
 namespace closeloop::server {
 namespace {

@@ -42,7 +42,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
   m.describe("closeloop_outbox_pending", "gauge", "Outbox actions waiting to run.");
   m.describe("closeloop_outbox_failed", "gauge", "Outbox actions that failed for good.");
   m.describe("closeloop_timers_pending", "gauge", "Deferred work (e.g. surveys) waiting for its time.");
-  m.describe("closeloop_survey_page_total", "counter", "Survey page requests, by result (shown, answered, already_answered, bad_score, invalid_link, expired).");
+  m.describe("closeloop_survey_page_total", "counter", "Survey page requests, by result (shown, second_step, answered, duplicate, already_answered, bad_input, bad_utf8, stale_form, cross_origin, invalid_link, expired, unknown_survey).");
   return s;
 }
 

@@ -6,9 +6,9 @@
 // policy.survey.link_secret (HMAC-SHA256), so answers cannot be forged for another ticket.
 // Token: "cl1." base64url(claims JSON) "." base64url(HMAC-SHA256(secret, "cl1." + claims part)).
 //
-// The link with ?score=N (one per score in the invitation) opens the page with that score chosen
-// and a comment box; submitting records the answer. Nothing is recorded by a bare GET: mail
-// scanners fetch every link in a message, and that must not answer a survey for the customer.
+// The link with ?score=N (one per score in the invitation) opens the page (survey_page.hpp) with
+// that score chosen. Nothing is recorded by a bare GET: mail scanners fetch every link in a
+// message, and that must not answer a survey for the customer. Texts: survey_texts.hpp.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,11 +33,5 @@ result<link_claims> verify_token(std::string_view token, std::string_view secret
 // Fills params.link, params.subject and params.body of a send_survey action (the invitation in
 // the ticket's language) unless params.body is already there. Fails naming the missing setting.
 result<void> prepare_invitation(services& svc, action& a);
-
-// GET|HEAD|POST /s/<token>[?score=N]
-void handle(const http_request& req, services& svc, respond_fn respond);
-
-// Language tags we have texts for: en, zh-Hans, zh-Hant (others fall back to en).
-std::string supported_language(std::string_view tag);
 
 }  // namespace closeloop::server::survey
