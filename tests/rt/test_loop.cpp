@@ -7,7 +7,8 @@
 //              (c) the page over HTTP, 1/5 sets CSAT, notes the answer and reopens to the
 //              escalation owner and queue; RT refusing the escalation fails it for good, named
 //              by `closeloop doctor`, without blocking other tickets; 5/5 is noted, no reopen.
-//              (d) one RT article per problem, the customer's e-mail scrubbed.
+//              (d) one RT article per problem, the customer's e-mail scrubbed; a third ticket
+//              about the problem gets the article suggested (note and sidebar API).
 //   [restart]  (e) rt-server killed while invitations, articles and an answer's actions are
 //              pending; started again on the same directory, database and port: each is
 //              delivered exactly once and nothing is left pending or failed.
@@ -152,6 +153,15 @@ strings cf_history(const std::string& ticket, const std::string& cf_id) {
   for (const auto& t : h.at("items")) {
     if (t.value("Type", "") == "CustomField" && id_text(t.value("Field", json())) == cf_id)
       out.push_back(t.value("NewValue", ""));
+  }
+  return out;
+}
+
+// closeloop's internal notes suggesting KB articles for a new ticket.
+std::vector<txn_text> suggestion_notes(const std::string& ticket) {
+  std::vector<txn_text> out;
+  for (auto& m : messages(ticket)) {
+    if (m.type == "Comment" && m.text.find("KB articles that may answer") != std::string::npos) out.push_back(std::move(m));
   }
   return out;
 }
@@ -418,6 +428,25 @@ TEST_CASE("RT extension loop: a solved ticket with a real answer becomes one RT 
   }
   REQUIRE_EVENTUALLY(15s, wait_idle(0ms));
   CHECK(articles_about({"printer", "jams"}).size() == 1);
+
+  // A third, new ticket about the problem: the article is suggested in an internal note and
+  // through the sidebar's API, with its score.
+  const std::string article_id = id_text(found[0].at("id"));
+  const std::string third =
+      create_ticket("Paper stuck in the printer on floor 3", "The floor 3 printer jams again, paper is stuck inside.");
+  std::vector<txn_text> notes;
+  REQUIRE_EVENTUALLY(15s, !(notes = suggestion_notes(third)).empty());
+  CHECK(notes.size() == 1);
+  CHECK_THAT(notes[0].text, Contains("#" + article_id + " \"Printer on floor 3 jams\"") && Contains("score 0."));
+  const http::response api =
+      page(env_->serve_url() + "/api/v1/tenants/" + tenant + "/hosts/" + host + "/tickets/" + third + "/suggestions");
+  REQUIRE(api.status == 200);
+  const json sug = json::parse(api.body);
+  INFO(api.body);
+  REQUIRE_FALSE(sug.at("suggestions").empty());
+  CHECK(sug["suggestions"][0]["article_id"] == article_id);
+  CHECK(sug["suggestions"][0]["similarity"].get<double>() > 0.15);
+  CHECK(sug["linked"][0]["kind"] == "suggested");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,7 +521,7 @@ TEST_CASE("RT extension restart: rt-server killed while invitations, articles an
     INFO(diagnostics());
     // Nothing reached RT, nothing was given up.
     CHECK(db.rows("SELECT count(*) FROM outbox WHERE status IN ('done', 'failed') AND ticket_id IN (?, ?, ?)"
-                  " AND type NOT IN ('schedule_survey', 'cancel_survey')",
+                  " AND type NOT IN ('schedule_survey', 'cancel_survey', 'suggest_kb_articles')",
                   resolved_now) == std::vector<strings>{{"0"}});
     CHECK(db.rows("SELECT count(*) FROM outbox WHERE status = 'failed'") == std::vector<strings>{{"0"}});
   }
