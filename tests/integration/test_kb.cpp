@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <unistd.h>
 
@@ -195,6 +196,13 @@ TEST_CASE("kb: nothing scrubbed reaches the host; one article per problem; a new
   auto c3 = make(event_type::ticket_created, "3", "g1", "Paper is stuck in the printer on floor 3 again.");
   c3.subject = "Paper stuck in floor 3 printer";
   ingest(c3);
+  // Suggestions are due 5 s after the ticket's creation (the host commits it first).
+  for (int i = 0; i < 100; ++i) {
+    drain();
+    auto l = s.kb()->links("acme", "rt", "3");
+    if (l && !l->empty()) break;
+    std::this_thread::sleep_for(100ms);
+  }
   drain();
   {
     std::lock_guard lk(rt.mu);

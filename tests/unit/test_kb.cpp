@@ -206,6 +206,8 @@ TEST_CASE("engine kb: messages kept bounded and scrubbed; solve drafts; suggesti
   REQUIRE(sug);
   CHECK(has(sug->params["query"].get<std::string>(), "Printer"));
   CHECK(sug->params["limit"] == 3);
+  REQUIRE(sug->not_before);
+  CHECK(*sug->not_before == at("2026-11-20T09:00:05Z"));  // after the host has committed the ticket
   REQUIRE(d1.next.kb["messages"].size() == 1);
   CHECK_FALSE(has(d1.next.kb["messages"][0]["text"].get<std::string>(), "ann.lee@example.com"));
 

@@ -19,6 +19,9 @@ namespace {
 
 constexpr std::size_t max_message_bytes = 4000;
 constexpr std::size_t max_customer_messages = 4;
+// A host that calls closeloop inside its own create request (RT's scrips) commits the ticket
+// afterwards: a note posted at once can find no ticket yet. The suggestion waits this long.
+constexpr auto suggest_delay = std::chrono::seconds(5);
 
 action make(const event& ev, action_type t, std::string key, json params, std::optional<timestamp> not_before = {}) {
   action a = engine_detail::make_action(ev, t, std::move(key), std::move(params), false);
@@ -148,7 +151,8 @@ void on_created(const policy& pol, const event& ev, decision& d) {
                             {"limit", pol.kb.suggest.limit},
                             {"min_similarity", pol.kb.suggest.min_similarity},
                             {"note", pol.kb.suggest.note},
-                            {"language", d.next.language.empty() ? "en" : d.next.language}}));
+                            {"language", d.next.language.empty() ? "en" : d.next.language}},
+                           ev.occurred_at + suggest_delay));
   d.log.push_back("KB suggestions requested");
 }
 
