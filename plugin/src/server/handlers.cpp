@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/kb.hpp"
 #include "server/survey_page.hpp"
 
 namespace closeloop::server {
@@ -244,6 +245,7 @@ void handle_request(const http_request& req, services& svc, respond_fn respond) 
     respond(std::move(res));
     return;
   }
+  if (kb::try_handle(req, svc, respond)) return;
   respond(json_error(req, http::status::not_found, "not_found", "no route for " + std::string(path)));
 }
 
