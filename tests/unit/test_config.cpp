@@ -183,7 +183,9 @@ TEST_CASE("config: wrong types, ranges and enums say what was expected", "[unit]
   {
     // The vendor list grows with each adapter; the message names the key, the choices and the value.
     const std::string e = error_of(R"({"tenants":[{"id":"acme","hosts":[{"id":"z","vendor":"helpscout"}]}]})");
-    CHECK(e.rfind(R"(config: /tenants/0/hosts/0/vendor: expected one of "generic")", 0) == 0);
+    CHECK(e.rfind(R"(config: /tenants/0/hosts/0/vendor: expected one of )", 0) == 0);
+    CHECK(e.find(R"("generic")") != std::string::npos);
+    CHECK(e.find(R"("zendesk")") != std::string::npos);
     CHECK(e.find(R"(got "helpscout")") != std::string::npos);
   }
   CHECK(error_of(R"({"server":{}})") == R"(config: missing required key "tenants")");
