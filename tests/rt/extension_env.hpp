@@ -202,6 +202,9 @@ inline json closeloop_config(const environment& e, int rt_port) {
                   {"webhook_secret", bridge_secret}};
   // native, bridge: an hour, so the survey stays scheduled (and cancellable) for the whole test.
   json survey = {{"enabled", true}, {"kind", "csat"}, {"delay_s", 3600}, {"link_secret", link_secret}};
+  // Every ticket here has the same requester: without this the per-person throttle (one survey per
+  // 30 days) would invite only for the first ticket of a test.
+  survey["throttle"] = {{"window_s", 0}};
   json worker = {{"enabled", true}, {"poll_interval_ms", 100}};
   if (e.mode == "loop") {
     survey["delay_s"] = loop_survey_delay_s;
