@@ -82,7 +82,7 @@ TEST_CASE("learning: survey comments are sentiment examples labelled by the scor
   w.answered("1", 1, "Nobody answered for a week");
   w.created("2", "Login", "password reset");
   w.solved("2");
-  w.answered("2", 5, "Fixed in minutes, thank you");
+  w.answered("2", 5, "Fixed in minutes, thank you, call me on +44 20 7946 0958");
   w.created("3", "Login", "password reset");
   w.solved("3");
   w.answered("3", 3, "");  // no comment: not an example
@@ -92,4 +92,6 @@ TEST_CASE("learning: survey comments are sentiment examples labelled by the scor
   CHECK(ex->at(0).label == "negative");
   CHECK(ex->at(0).text == "Nobody answered for a week");
   CHECK(ex->at(1).label == "positive");
+  CHECK(ex->at(1).text.rfind("Fixed in minutes, thank you", 0) == 0);
+  CHECK(ex->at(1).text.find("7946") == std::string::npos);  // exports carry no personal data
 }

@@ -1,5 +1,7 @@
 #include "server/learning.hpp"
 
+#include "closeloop/text.hpp"
+
 namespace closeloop::server {
 namespace {
 
@@ -39,7 +41,8 @@ result<std::vector<learned_example>> categories(store& db, const export_options&
         label = s.category;
         source = "confirmed";
       }
-      out.push_back({std::move(text), std::move(label), std::move(source), t.host + "/" + t.ticket_id});
+      // Exported training data leaves closeloop: the same scrubber as KB drafts (issue 6).
+      out.push_back({scrub_pii(text), std::move(label), std::move(source), t.host + "/" + t.ticket_id});
     }
     after_host = page->back().host;
     after_ticket = page->back().ticket_id;
@@ -60,8 +63,9 @@ result<std::vector<learned_example>> sentiments(store& db, const export_options&
       const std::string comment = ev.data.value("comment", "");
       const json score = ev.data.value("score", json());
       if (comment.empty() || !score.is_number_integer()) continue;
-      out.push_back({comment, sentiment_of(ev.data.value("survey", "csat"), score.get<int>()), "survey",
-                     ev.host + "/" + ev.ticket_id});
+      // "kind" names the scale (csat/nps/ces); older answers only had "survey".
+      const std::string kind = ev.data.value("kind", ev.data.value("survey", std::string("csat")));
+      out.push_back({scrub_pii(comment), sentiment_of(kind, score.get<int>()), "survey", ev.host + "/" + ev.ticket_id});
     }
     after = page->back().seq;
   }
