@@ -154,7 +154,12 @@ scripted_response contract_server::answer(const recorded_request& r) const {
   scripted_response ok;
   const json resp = route->value("response", json::object());
   ok.status = resp.value("status", 200);
-  const json body = resp.value("body", json::object());
+  json body = resp.value("body", json::object());
+  // "echo": the answer is the updated record, the request's fields merged over the documented body.
+  if (route->value("echo", false) && body.is_object()) {
+    const json sent = json::parse(r.body, nullptr, false);
+    if (sent.is_object()) body.merge_patch(sent);
+  }
   ok.body = body.is_string() ? body.get<std::string>() : body.dump();
   ok.headers = {{"content-type", "application/json"}};
   const json headers = resp.value("headers", json::object());

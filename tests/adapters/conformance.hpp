@@ -54,7 +54,8 @@ bool path_matches(const std::string& pattern, const std::string& path);
 //   routes:   [{"method", "path", "headers": [required], "json": true (body must be a JSON
 //              object/array with content-type application/json), "required": [JSON pointers that
 //              must be present and not null], "present": [JSON pointers that must be present, null
-//              allowed], "response": {"status", "body", "headers"}}]
+//              allowed], "response": {"status", "body", "headers"}, "echo": true (answer the body with
+//              the request's JSON fields merged over it, as an update returning the record does)}]
 class contract_server {
  public:
   explicit contract_server(json contract);
