@@ -528,6 +528,12 @@ class db_view {
     return scalar("SELECT count(*) FROM outbox WHERE status = '" + std::string(status) + "'");
   }
   std::int64_t timers_pending() { return scalar("SELECT count(*) FROM timers WHERE status = 'pending'"); }
+  // Pending timers already due (give or take `slack_ms`); lifecycle timers such as a survey's
+  // expiry lie weeks ahead and are not work the worker owes yet.
+  std::int64_t timers_due(std::int64_t slack_ms = 2000) {
+    return scalar("SELECT count(*) FROM timers WHERE status = 'pending' AND due_at_ms <= "
+                  "CAST(strftime('%s', 'now') AS INTEGER) * 1000 + " + std::to_string(slack_ms));
+  }
   std::int64_t events_with_id(std::string_view id) {
     SQLite::Statement q(db_, "SELECT count(*) FROM events WHERE host_event_id = ?");
     q.bind(1, std::string(id));
