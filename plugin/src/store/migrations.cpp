@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 3> k_migrations{{
+constexpr std::array<migration, 4> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -157,6 +157,39 @@ CREATE TABLE survey_quota (
   used            INTEGER NOT NULL,
   PRIMARY KEY (tenant, segment, period_start_ms)
 );
+)sql"},
+    {4, "auth: API tokens (hashed) and the append-only, hash-chained audit log",
+     R"sql(
+CREATE TABLE api_tokens (
+  id              TEXT PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  role            TEXT NOT NULL CHECK (role IN ('viewer', 'agent', 'admin')),
+  label           TEXT NOT NULL DEFAULT '',
+  hash            TEXT NOT NULL UNIQUE,
+  created_by      TEXT NOT NULL DEFAULT '',
+  created_at_ms   INTEGER NOT NULL,
+  last_used_at_ms INTEGER,
+  expires_at_ms   INTEGER,
+  revoked_at_ms   INTEGER
+);
+CREATE INDEX api_tokens_tenant ON api_tokens (tenant, created_at_ms);
+CREATE TABLE audit_log (
+  seq       INTEGER PRIMARY KEY,
+  at_ms     INTEGER NOT NULL,
+  actor     TEXT NOT NULL,
+  tenant    TEXT NOT NULL DEFAULT '',
+  action    TEXT NOT NULL,
+  target    TEXT NOT NULL DEFAULT '',
+  detail    TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash      TEXT NOT NULL
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant, at_ms);
+CREATE INDEX audit_log_at ON audit_log (at_ms);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql"},
 }};
 
