@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 5> k_migrations{{
+constexpr std::array<migration, 6> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -213,6 +213,28 @@ CREATE TABLE privacy_consent (
 );
 ALTER TABLE events ADD COLUMN texts_purged INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX events_received ON events (received_at_ms);
+)sql"},
+    {7, "health: customer health bands, the event cursor, tickets by requester e-mail",
+     R"sql(
+CREATE INDEX ticket_state_requester ON ticket_state (tenant, lower(trim(json_extract(state, '$.requester_email'))));
+CREATE TABLE customer_health (
+  tenant        TEXT NOT NULL,
+  customer      TEXT NOT NULL,
+  score         INTEGER NOT NULL,
+  band          TEXT NOT NULL CHECK (band IN ('healthy', 'at_risk', 'churn_risk')),
+  written_band  TEXT NOT NULL DEFAULT 'healthy' CHECK (written_band IN ('healthy', 'at_risk', 'churn_risk')),
+  reasons       TEXT NOT NULL DEFAULT '[]',
+  host          TEXT NOT NULL DEFAULT '',
+  ticket_id     TEXT NOT NULL DEFAULT '',
+  updated_at_ms INTEGER NOT NULL,
+  written_at_ms INTEGER,
+  PRIMARY KEY (tenant, customer)
+);
+CREATE INDEX customer_health_unwritten ON customer_health (updated_at_ms) WHERE band <> written_band;
+CREATE TABLE health_cursor (
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  event_seq INTEGER NOT NULL
+);
 )sql"},
 }};
 
