@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 6> k_migrations{{
+constexpr std::array<migration, 7> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -234,6 +234,28 @@ CREATE INDEX customer_health_unwritten ON customer_health (updated_at_ms) WHERE 
 CREATE TABLE health_cursor (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   event_seq INTEGER NOT NULL
+);
+)sql"},
+    {8, "resilience: dead-letter requeue history, per-host circuit breakers",
+     R"sql(
+CREATE TABLE outbox_requeues (
+  outbox_id  INTEGER NOT NULL REFERENCES outbox (id),
+  at_ms      INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  attempts   INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_requeues_row ON outbox_requeues (outbox_id, at_ms);
+CREATE TABLE host_circuits (
+  tenant        TEXT NOT NULL,
+  host          TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+  failures      INTEGER NOT NULL DEFAULT 0,
+  opened_at_ms  INTEGER NOT NULL DEFAULT 0,
+  retry_at_ms   INTEGER NOT NULL DEFAULT 0,
+  last_error    TEXT NOT NULL DEFAULT '',
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, host)
 );
 )sql"},
 }};
