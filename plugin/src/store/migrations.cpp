@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 7> k_migrations{{
+constexpr std::array<migration, 8> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -213,6 +213,99 @@ CREATE TABLE privacy_consent (
 );
 ALTER TABLE events ADD COLUMN texts_purged INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX events_received ON events (received_at_ms);
+)sql"},
+    {6, "monitor: per-ticket facts, daily rollups by dimension, alerts, stored reports",
+     R"sql(
+CREATE TABLE ticket_facts (
+  tenant              TEXT NOT NULL,
+  host                TEXT NOT NULL,
+  ticket_id           TEXT NOT NULL,
+  day                 INTEGER NOT NULL,
+  created_at_ms       INTEGER,
+  solved_at_ms        INTEGER,
+  first_response_s    INTEGER,
+  resolution_s        INTEGER,
+  agent               TEXT NOT NULL DEFAULT '',
+  grp                 TEXT NOT NULL DEFAULT '',
+  category            TEXT NOT NULL DEFAULT '',
+  channel             TEXT NOT NULL DEFAULT '',
+  language            TEXT NOT NULL DEFAULT '',
+  tier                TEXT NOT NULL DEFAULT '',
+  sentiment           TEXT NOT NULL DEFAULT '',
+  solved              INTEGER NOT NULL DEFAULT 0,
+  reopens             INTEGER NOT NULL DEFAULT 0,
+  surveyed            INTEGER NOT NULL DEFAULT 0,
+  kind                TEXT NOT NULL DEFAULT '',
+  score               INTEGER,
+  answered_at_ms      INTEGER,
+  PRIMARY KEY (tenant, host, ticket_id)
+);
+CREATE INDEX ticket_facts_day ON ticket_facts (tenant, day);
+CREATE TABLE metric_daily (
+  tenant    TEXT NOT NULL,
+  dim       TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  tickets   INTEGER NOT NULL DEFAULT 0,
+  solved    INTEGER NOT NULL DEFAULT 0,
+  reopened  INTEGER NOT NULL DEFAULT 0,
+  surveyed  INTEGER NOT NULL DEFAULT 0,
+  answered  INTEGER NOT NULL DEFAULT 0,
+  csat_n    INTEGER NOT NULL DEFAULT 0,
+  csat_good INTEGER NOT NULL DEFAULT 0,
+  nps_n     INTEGER NOT NULL DEFAULT 0,
+  nps_pro   INTEGER NOT NULL DEFAULT 0,
+  nps_det   INTEGER NOT NULL DEFAULT 0,
+  ces_n     INTEGER NOT NULL DEFAULT 0,
+  ces_sum   INTEGER NOT NULL DEFAULT 0,
+  frt_n     INTEGER NOT NULL DEFAULT 0,
+  frt_sum_s INTEGER NOT NULL DEFAULT 0,
+  res_n     INTEGER NOT NULL DEFAULT 0,
+  res_sum_s INTEGER NOT NULL DEFAULT 0,
+  sent_pos  INTEGER NOT NULL DEFAULT 0,
+  sent_neu  INTEGER NOT NULL DEFAULT 0,
+  sent_neg  INTEGER NOT NULL DEFAULT 0,
+  inf_n     INTEGER NOT NULL DEFAULT 0,
+  inf_good  INTEGER NOT NULL DEFAULT 0,
+  h0 INTEGER NOT NULL DEFAULT 0, h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0,
+  h3 INTEGER NOT NULL DEFAULT 0, h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0,
+  h6 INTEGER NOT NULL DEFAULT 0, h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0,
+  h9 INTEGER NOT NULL DEFAULT 0, h10 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, dim, value, day)
+) WITHOUT ROWID;
+CREATE TABLE monitor_cursor (
+  name TEXT PRIMARY KEY,
+  seq  INTEGER NOT NULL
+);
+CREATE TABLE alerts (
+  id           INTEGER PRIMARY KEY,
+  tenant       TEXT NOT NULL,
+  rule         TEXT NOT NULL,
+  level        TEXT NOT NULL CHECK (level IN ('green', 'yellow', 'red')),
+  owner        TEXT NOT NULL DEFAULT '',
+  period_start INTEGER NOT NULL,
+  detail       TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+  raised_at_ms INTEGER NOT NULL,
+  acked_by     TEXT NOT NULL DEFAULT '',
+  acked_at_ms  INTEGER,
+  delivery     TEXT NOT NULL DEFAULT '[]',
+  UNIQUE (tenant, rule, period_start, level)
+);
+CREATE INDEX alerts_open ON alerts (tenant, status, raised_at_ms);
+CREATE TABLE reports (
+  id          INTEGER PRIMARY KEY,
+  tenant      TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  period      TEXT NOT NULL,
+  from_day    INTEGER NOT NULL,
+  to_day      INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  json        TEXT NOT NULL,
+  html        TEXT NOT NULL,
+  delivery    TEXT NOT NULL DEFAULT '[]',
+  UNIQUE (tenant, name, from_day)
+);
 )sql"},
     {7, "health: customer health bands, the event cursor, tickets by requester e-mail",
      R"sql(
