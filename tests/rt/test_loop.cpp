@@ -438,8 +438,21 @@ TEST_CASE("RT extension loop: a solved ticket with a real answer becomes one RT 
   REQUIRE_EVENTUALLY(15s, !(notes = suggestion_notes(third)).empty());
   CHECK(notes.size() == 1);
   CHECK_THAT(notes[0].text, Contains("#" + article_id + " \"Printer on floor 3 jams\"") && Contains("score 0."));
-  const http::response api =
-      page(env_->serve_url() + "/api/v1/tenants/" + tenant + "/hosts/" + host + "/tickets/" + third + "/suggestions");
+  // The sidebar's API needs an agent's API token of the tenant (README "Access control").
+  const auto [tok_status, tok_out] =
+      run("(" + shell_quote(closeloop_binary) + " token create --config " + shell_quote(env_->config.string()) +
+          " --tenant " + tenant + " --role agent --label rt-test 2>/dev/null)");
+  REQUIRE(tok_status == 0);
+  const std::string agent_token = tok_out.substr(0, tok_out.find('\n'));
+  http::client api_client;
+  http::request api_req;
+  api_req.method = "GET";
+  api_req.url = env_->serve_url() + "/api/v1/tenants/" + tenant + "/hosts/" + host + "/tickets/" + third + "/suggestions";
+  api_req.headers = {{"authorization", "Bearer " + agent_token}};
+  CHECK(page(api_req.url).status == 401);  // without the token
+  auto api_res = api_client.send(api_req, 15s);
+  REQUIRE(api_res);
+  const http::response api = *api_res;
   REQUIRE(api.status == 200);
   const json sug = json::parse(api.body);
   INFO(api.body);

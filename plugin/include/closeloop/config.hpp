@@ -33,6 +33,7 @@ struct server_config {
   milliseconds signature_tolerance{5 * 60 * 1000};
   int threads = 2;
   std::string public_base_url;  // how customers reach us (survey links); default http://listen:port
+  std::string metrics_token;    // set: GET /metrics needs "Authorization: Bearer <it>"; empty: open
 };
 
 struct store_config {

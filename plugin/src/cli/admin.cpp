@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "closeloop/audit.hpp"
 #include "closeloop/category_model.hpp"
 #include "closeloop/store.hpp"
 #include "server/learning.hpp"
@@ -63,6 +64,14 @@ int run_export(const export_options& o) {
                -1, ' ', false, json::error_handler_t::replace)
         << "\n";
     ++by_source[r.source];
+  }
+  // Data leaving closeloop is an audited admin action (README "Audit log").
+  if (auto al = audit_log::open(so.path); !al) {
+    std::cerr << "closeloop export: WARNING: not recorded in the audit log: " << al.err().message << "\n";
+  } else if (auto r = (*al)->append(cli_actor(), o.tenant, "export", o.out.empty() ? "stdout" : o.out,
+                                    {{"task", o.task}, {"corrected_only", o.corrected_only}, {"rows", rows->size()}});
+             !r) {
+    std::cerr << "closeloop export: WARNING: not recorded in the audit log: " << r.err().message << "\n";
   }
   std::cerr << "closeloop export: " << rows->size() << " " << o.task << " example(s)";
   for (const auto& [src, n] : by_source) std::cerr << ", " << n << " " << src;

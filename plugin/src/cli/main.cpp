@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/access.hpp"
 #include "cli/commands.hpp"
 #include "cli/learn.hpp"
 
@@ -116,6 +117,9 @@ int main(int argc, char** argv) {
   classify->add_option("--model-dir", clo.model_dir, "Directory with category.model");
   classify->add_option("--task", clo.task, "all (default), language or category");
 
+  access_commands acc;
+  add_access_commands(app, acc);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
 
+  if (auto rc = run_access_commands(acc)) return *rc;
   if (*serve) return run_serve(so);
   if (*replay) return run_replay(ro);
   if (*migrate) return run_migrate(mo);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "server/audit_events.hpp"
 #include "server/http_server.hpp"
 #include "server/services.hpp"
 #include "server/worker.hpp"
@@ -53,6 +54,7 @@ int run_serve(const serve_options& o) {
     std::cerr << "closeloop: " << svc.err().message << "\n";
     return 1;
   }
+  server::audit_events::config_loaded(**svc, o.config_path);
   server::http_server http(**svc);
   auto port = http.start();
   if (!port) {

@@ -99,6 +99,7 @@ server_config map_server(const json& j, const std::string& base_dir) {
   }
   set_if(j, "threads", s.threads);
   set_if(j, "public_base_url", s.public_base_url);
+  set_if(j, "metrics_token", s.metrics_token);
   s.port_file = resolve_path(s.port_file, base_dir);
   return s;
 }

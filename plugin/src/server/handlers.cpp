@@ -6,24 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/kb.hpp"
-#include "server/survey_page.hpp"
+#include "server/routes.hpp"
 
 namespace closeloop::server {
 namespace {
-
-// "/webhooks/acme/generic" -> {"acme", "generic"}; anything else -> nullopt.
-std::optional<std::pair<std::string, std::string>> webhook_route(std::string_view target) {
-  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  constexpr std::string_view prefix = "/webhooks/";
-  if (!target.starts_with(prefix)) return std::nullopt;
-  target.remove_prefix(prefix.size());
-  auto slash = target.find('/');
-  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
-  std::string_view tenant = target.substr(0, slash), host = target.substr(slash + 1);
-  if (host.empty() || host.find('/') != std::string_view::npos) return std::nullopt;
-  return std::make_pair(std::string(tenant), std::string(host));
-}
 
 adapters::inbound_request to_inbound(const http_request& req) {
   adapters::inbound_request in;
@@ -119,8 +105,8 @@ struct delivery : std::enable_shared_from_this<delivery> {
   }
 };
 
-void handle_webhook(const http_request& req, services& svc, const std::string& tenant_id, const std::string& host_id,
-                    respond_fn respond) {
+void webhook_impl(const http_request& req, services& svc, const std::string& tenant_id, const std::string& host_id,
+                  respond_fn respond) {
   auto reject = [&](http::status st, std::string_view reason_label, const error& e) {
     svc.stats().inc("closeloop_webhook_rejected_total", "reason=\"" + std::string(reason_label) + "\"");
     spdlog::warn("webhook rejected tenant={} host={} status={}: {}", tenant_id, host_id, static_cast<int>(st), e.message);
@@ -210,43 +196,27 @@ http_response json_error(const http_request& req, http::status status, std::stri
   return json_response(req, status, {{"error", code}, {"message", message}});
 }
 
-void handle_request(const http_request& req, services& svc, respond_fn respond) {
-  std::string_view target = req.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  if (auto route = webhook_route(target)) {
-    handle_webhook(req, svc, route->first, route->second, std::move(respond));
-    return;
-  }
-  if (path.starts_with("/s/") && path.size() > 3) {
-    survey::handle(req, svc, std::move(respond));
-    return;
-  }
-  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-  if (path == "/healthz") {
-    if (!get) {
-      respond(json_error(req, http::status::method_not_allowed, "method_not_allowed", "use GET"));
-      return;
-    }
-    respond(json_response(req, http::status::ok, {{"status", "ok"}, {"version", CLOSELOOP_VERSION_STRING}}));
-    return;
-  }
-  if (path == "/metrics") {
-    if (!get) {
-      respond(json_error(req, http::status::method_not_allowed, "method_not_allowed", "use GET"));
-      return;
-    }
-    refresh_store_gauges(svc);
-    http_response res{http::status::ok, req.version()};
-    res.set(http::field::server, "closeloop");
-    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.keep_alive(req.keep_alive());
-    res.body() = svc.stats().render();
-    res.prepare_payload();
-    respond(std::move(res));
-    return;
-  }
-  if (kb::try_handle(req, svc, respond)) return;
-  respond(json_error(req, http::status::not_found, "not_found", "no route for " + std::string(path)));
+namespace handlers {
+
+void webhook(const http_request& req, services& svc, const route_params& p, respond_fn respond) {
+  webhook_impl(req, svc, p.at("tenant"), p.at("host"), std::move(respond));
 }
+
+void healthz(const http_request& req, services&, const route_params&, respond_fn respond) {
+  respond(json_response(req, http::status::ok, {{"status", "ok"}, {"version", CLOSELOOP_VERSION_STRING}}));
+}
+
+void metrics(const http_request& req, services& svc, const route_params&, respond_fn respond) {
+  refresh_store_gauges(svc);
+  http_response res{http::status::ok, req.version()};
+  res.set(http::field::server, "closeloop");
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = svc.stats().render();
+  res.prepare_payload();
+  respond(std::move(res));
+}
+
+}  // namespace handlers
 
 }  // namespace closeloop::server

@@ -15,8 +15,18 @@ using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 using respond_fn = std::function<void(http_response)>;
 
-// Dispatches on method + target. Always calls `respond` exactly once.
+// Dispatches through the route table (routes.hpp), after the route's access check. Always calls
+// `respond` exactly once.
 void handle_request(const http_request& req, services& svc, respond_fn respond);
+
+struct route_params;
+
+// Route handlers of handlers.cpp (see the table in routes.cpp).
+namespace handlers {
+void webhook(const http_request& req, services& svc, const route_params& p, respond_fn respond);
+void healthz(const http_request& req, services& svc, const route_params& p, respond_fn respond);
+void metrics(const http_request& req, services& svc, const route_params& p, respond_fn respond);
+}  // namespace handlers
 
 // A JSON error body: {"error": code, "message": text}
 http_response json_error(const http_request& req, http::status status, std::string_view code, std::string_view message);

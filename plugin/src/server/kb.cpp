@@ -8,6 +8,7 @@
 
 #include "closeloop/kb.hpp"
 #include "closeloop/text.hpp"
+#include "server/routes.hpp"
 
 namespace closeloop::server::kb {
 namespace {
@@ -169,33 +170,6 @@ adapters::action_outcome create(services& svc, adapters::adapter& ad, const acti
   return out;
 }
 
-std::vector<std::string> segments(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t k = 0;
-  while (k < path.size()) {
-    std::size_t e = path.find('/', k);
-    if (e == std::string_view::npos) e = path.size();
-    if (e > k) out.emplace_back(path.substr(k, e - k));
-    k = e + 1;
-  }
-  return out;
-}
-
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view qs = target.substr(q + 1);
-  while (!qs.empty()) {
-    auto amp = qs.find('&');
-    std::string_view kv = qs.substr(0, amp);
-    auto eq = kv.find('=');
-    if (kv.substr(0, eq) == name) return std::string(eq == std::string_view::npos ? "" : kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    qs.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 bool handles(const action& a) noexcept {
@@ -275,55 +249,55 @@ json report_json(kb_store& kb, const std::string& tenant, const kb_report_option
           {"weak", weak}};
 }
 
-bool try_handle(const http_request& req, services& svc, respond_fn& respond) {
-  const std::string_view target = req.target();
-  const std::string_view path = target.substr(0, target.find('?'));
-  const auto seg = segments(path);
-  // api v1 tenants T hosts H tickets ID suggestions  |  api v1 tenants T kb report
-  const bool suggestions = seg.size() == 9 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" &&
-                           seg[4] == "hosts" && seg[6] == "tickets" && seg[8] == "suggestions";
-  const bool report = seg.size() == 6 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "tenants" && seg[4] == "kb" &&
-                      seg[5] == "report";
-  if (!suggestions && !report) return false;
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    respond(json_error(req, http::status::method_not_allowed, "method_not_allowed", "use GET"));
-    return true;
-  }
-  const std::string tenant = seg[3];
+namespace {
+
+bool has_kb(const http_request& req, services& svc, const std::string& tenant, respond_fn& respond) {
   if (!svc.tenant(tenant)) {
     respond(json_error(req, http::status::not_found, "unknown_tenant", "no tenant \"" + tenant + "\""));
-    return true;
+    return false;
   }
   if (!svc.has_store() || !svc.kb()) {
     respond(json_error(req, http::status::service_unavailable, "no_store", "the KB index needs a file store"));
-    return true;
+    return false;
   }
-  if (report) {
-    json body = report_json(*svc.kb(), tenant);
-    respond(json_response(req, body.contains("error") ? http::status::service_unavailable : http::status::ok, body));
-    return true;
-  }
-  const std::string host = seg[5], ticket = seg[7];
+  return true;
+}
+
+}  // namespace
+
+void handle_report(const http_request& req, services& svc, const route_params& p, respond_fn respond) {
+  const std::string& tenant = p.at("tenant");
+  if (!has_kb(req, svc, tenant, respond)) return;
+  json body = report_json(*svc.kb(), tenant);
+  respond(json_response(req, body.contains("error") ? http::status::service_unavailable : http::status::ok, body));
+}
+
+void handle_suggestions(const http_request& req, services& svc, const route_params& p, respond_fn respond) {
+  const std::string_view target = req.target();
+  const std::string& tenant = p.at("tenant");
+  if (!has_kb(req, svc, tenant, respond)) return;
+  const std::string& host = p.at("host");
+  const std::string& ticket = p.at("ticket");
   if (!svc.adapter_for(tenant, host)) {
     respond(json_error(req, http::status::not_found, "unknown_host", "tenant \"" + tenant + "\" has no host \"" + host + "\""));
-    return true;
+    return;
   }
   int limit = 3;
   if (auto l = query_param(target, "limit")) {
-    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-    if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 10) {
+    auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+    if (ec != std::errc() || end != l->data() + l->size() || limit < 1 || limit > 10) {
       respond(json_error(req, http::status::bad_request, "bad_limit", "limit must be an integer 1..10, got \"" + *l + "\""));
-      return true;
+      return;
     }
   }
   auto st = svc.db().state(tenant, host, ticket);
   if (!st) {
     respond(json_error(req, http::status::service_unavailable, "store", st.err().message));
-    return true;
+    return;
   }
   if (!st->known) {
     respond(json_error(req, http::status::not_found, "unknown_ticket", "closeloop has seen no event of ticket \"" + ticket + "\""));
-    return true;
+    return;
   }
   std::string query = st->subject;
   if (auto it = st->kb.find("messages"); it != st->kb.end() && it->is_array() && !it->empty())
@@ -333,7 +307,7 @@ bool try_handle(const http_request& req, services& svc, respond_fn& respond) {
   auto arts = svc.kb()->articles(tenant, host);
   if (!arts) {
     respond(json_error(req, http::status::service_unavailable, "store", arts.err().message));
-    return true;
+    return;
   }
   const auto* rt = svc.tenant(tenant);
   const double min_sim = rt->cfg ? rt->cfg->pol.kb.suggest.min_similarity : 0.15;
@@ -352,7 +326,6 @@ bool try_handle(const http_request& req, services& svc, respond_fn& respond) {
   respond(json_response(req, http::status::ok,
                         {{"tenant", tenant}, {"host", host}, {"ticket_id", ticket}, {"indexed", arts->size()},
                          {"suggestions", list}, {"linked", linked}}));
-  return true;
 }
 
 }  // namespace closeloop::server::kb

@@ -16,10 +16,11 @@ adapters::action_outcome execute(services& svc, adapters::adapter& ad, const act
 result<void> refresh(services& svc, adapters::adapter& ad, const std::string& tenant, const std::string& host,
                      std::chrono::milliseconds max_age);
 
-// GET /api/v1/tenants/{t}/hosts/{h}/tickets/{id}/suggestions[?limit=N]
-// GET /api/v1/tenants/{t}/kb/report
-// Returns false (and does not respond) when the path is not one of these.
-bool try_handle(const http_request& req, services& svc, respond_fn& respond);
+// Route handlers (routes.cpp; access checked before they run):
+// GET /api/v1/tenants/{tenant}/hosts/{host}/tickets/{ticket}/suggestions[?limit=N]
+void handle_suggestions(const http_request& req, services& svc, const route_params& p, respond_fn respond);
+// GET /api/v1/tenants/{tenant}/kb/report
+void handle_report(const http_request& req, services& svc, const route_params& p, respond_fn respond);
 
 // The outcome report as JSON (also `closeloop kb report`).
 json report_json(kb_store& kb, const std::string& tenant, const kb_report_options& o = {});

@@ -30,6 +30,8 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     s->db_ = std::move(*db);
     // A ":memory:" store has no second connection: the KB loop is then off (kb() is null).
     if (auto kb = kb_store::open(so.path)) s->kb_ = std::move(*kb);
+    if (auto ts = token_store::open(so.path)) s->tokens_ = std::move(*ts);
+    if (auto al = audit_log::open(so.path)) s->audit_ = std::move(*al);
   }
   auto& m = s->metrics_;
   m.describe("closeloop_http_requests_total", "counter", "HTTP requests by route and status code.");

@@ -9,8 +9,10 @@
 #include "closeloop/clock.hpp"
 #include "closeloop/config.hpp"
 #include "closeloop/engine.hpp"
+#include "closeloop/audit.hpp"
 #include "closeloop/kb_store.hpp"
 #include "closeloop/store.hpp"
+#include "closeloop/token_store.hpp"
 #include "common/adapter.hpp"
 #include "server/metrics.hpp"
 
@@ -33,6 +35,10 @@ class services {
   bool has_store() const noexcept { return db_ != nullptr; }
   // The KB index and ticket-article links (same file as the store); null without a store.
   kb_store* kb() noexcept { return kb_.get(); }
+  // API tokens and the audit log (same file; server/auth.hpp, closeloop/audit.hpp); null without
+  // a file store.
+  token_store* tokens() noexcept { return tokens_.get(); }
+  audit_log* audit() noexcept { return audit_.get(); }
   const clock& clk() const noexcept { return clock_; }
   metrics& stats() noexcept { return metrics_; }
 
@@ -59,6 +65,8 @@ class services {
   config cfg_;
   std::unique_ptr<store> db_;
   std::unique_ptr<kb_store> kb_;
+  std::unique_ptr<token_store> tokens_;
+  std::unique_ptr<audit_log> audit_;
   system_clock clock_;
   std::function<void(task)> post_;
   mutable std::mutex base_mu_;

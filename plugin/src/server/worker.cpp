@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/retry.hpp"
+#include "server/audit_events.hpp"
 #include "server/kb.hpp"
 #include "server/survey.hpp"
 
@@ -104,6 +105,7 @@ int worker::run_actions() {
     now = svc_.clk().now();
     if (out.k == adapters::action_outcome::kind::done) {
       (void)svc_.db().mark_done(item.id, now);
+      audit_events::host_write(svc_, item, out);
       spdlog::info("action done tenant={} host={} ticket={} event={} action={} attempt={}", a.tenant, a.host,
                    a.ticket_id, a.caused_by, to_string(a.type), item.attempts);
     } else if (out.k == adapters::action_outcome::kind::retry && item.attempts < wc.max_attempts) {
@@ -122,6 +124,7 @@ int worker::run_actions() {
                             ? "gave up after " + std::to_string(item.attempts) + " attempts: " + out.message
                             : out.message;
       (void)svc_.db().mark_failed(item.id, why);
+      audit_events::host_write(svc_, item, out);
       outcome_label = "failed";
       spdlog::error("action failed tenant={} host={} ticket={} event={} action={}: {}", a.tenant, a.host, a.ticket_id,
                     a.caused_by, to_string(a.type), why);
