@@ -1,0 +1,393 @@
+// Monitoring config, alert and report rows, the evaluation pass and scheduled reports (service.hpp).
+#include "monitor/service.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace closeloop::monitor {
+
+using nlohmann::json;
+
+namespace {
+
+error db_error(std::string_view what) {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return make_error(errc::storage, std::string(what) + ": " + e.what());
+  }
+}
+
+std::int64_t ms_of(timestamp t) { return t.time_since_epoch().count(); }
+
+const char* const k_alert_cols =
+    "id, tenant, rule, level, owner, status, period_start, detail, raised_at_ms, acked_by, acked_at_ms, delivery";
+
+alert_row read_alert(SQLite::Statement& q) {
+  alert_row a;
+  a.id = q.getColumn(0).getInt64();
+  a.tenant = q.getColumn(1).getString();
+  a.rule = q.getColumn(2).getString();
+  a.level = q.getColumn(3).getString();
+  a.owner = q.getColumn(4).getString();
+  a.status = q.getColumn(5).getString();
+  a.period_start = q.getColumn(6).getInt64();
+  a.detail = json::parse(q.getColumn(7).getString(), nullptr, false);
+  a.raised_at_ms = q.getColumn(8).getInt64();
+  a.acked_by = q.getColumn(9).getString();
+  if (!q.getColumn(10).isNull()) a.acked_at_ms = q.getColumn(10).getInt64();
+  a.delivery = json::parse(q.getColumn(11).getString(), nullptr, false);
+  return a;
+}
+
+std::string at_string(std::int64_t ms) { return format_rfc3339(timestamp{std::chrono::milliseconds{ms}}); }
+
+json deliver_all(const monitoring_config& cfg, const std::vector<std::string>& ids, const message& m,
+                 const host_note_fn& host_note, int& failures, std::vector<std::string>& log) {
+  json out = json::array();
+  for (const auto& id : ids) {
+    auto it = cfg.channels.find(id);
+    result<void> r = it == cfg.channels.end() ? result<void>(make_error(errc::invalid_config, "unknown channel " + id))
+                                              : deliver(it->second, m, host_note);
+    json d = {{"channel", id}, {"ok", static_cast<bool>(r)}};
+    if (!r) {
+      d["error"] = r.err().message;
+      ++failures;
+      log.push_back("delivery on " + id + " failed: " + r.err().message);
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+result<monitoring_config> parse_monitoring(const json& mon, const std::string& where) {
+  monitoring_config c;
+  if (!mon.is_object()) return c;
+  c.evaluate_every_s = mon.value("evaluate_every_s", c.evaluate_every_s);
+  auto ch = parse_channels(mon, where);
+  if (!ch) return ch.err();
+  c.channels = std::move(*ch);
+  auto rules = parse_alert_rules(mon, where);
+  if (!rules) return rules.err();
+  c.alerts = std::move(*rules);
+  const json& reps = mon.value("reports", json::array());
+  for (std::size_t i = 0; i < reps.size(); ++i) {
+    report_schedule s;
+    s.name = reps[i].value("name", "");
+    auto p = period_from_string(reps[i].value("period", "week"));
+    if (!p || *p == period::all)
+      return make_error(errc::invalid_config, "config: " + where + "/reports/" + std::to_string(i) +
+                                                  "/period: day, week or month");
+    s.per = *p;
+    for (const auto& d : reps[i].value("deliver", json::array())) {
+      std::string id = d.get<std::string>();
+      if (!c.channels.count(id))
+        return make_error(errc::invalid_config, "config: " + where + "/reports/" + std::to_string(i) +
+                                                    "/deliver: unknown channel \"" + id + "\"");
+      s.deliver.push_back(id);
+    }
+    c.reports.push_back(std::move(s));
+  }
+  return c;
+}
+
+json to_json(const alert_row& a) {
+  return {{"id", a.id},
+          {"tenant", a.tenant},
+          {"rule", a.rule},
+          {"level", a.level},
+          {"owner", a.owner},
+          {"status", a.status},
+          {"window_start", day_string(a.period_start)},
+          {"detail", a.detail},
+          {"raised_at", at_string(a.raised_at_ms)},
+          {"acked_by", a.acked_by},
+          {"acked_at", a.acked_at_ms ? json(at_string(*a.acked_at_ms)) : json()},
+          {"delivery", a.delivery}};
+}
+
+result<std::vector<alert_row>> list_alerts(monitor_db& db, const std::string& tenant, const std::string& status,
+                                           int limit) {
+  auto lk = db.lock();
+  try {
+    SQLite::Statement q(db.db(), std::string("SELECT ") + k_alert_cols +
+                                     " FROM alerts WHERE tenant = ? AND (? = '' OR status = ?) ORDER BY id DESC LIMIT ?");
+    q.bind(1, tenant);
+    q.bind(2, status);
+    q.bind(3, status);
+    q.bind(4, limit);
+    std::vector<alert_row> out;
+    while (q.executeStep()) out.push_back(read_alert(q));
+    return out;
+  } catch (...) {
+    return db_error("alerts list");
+  }
+}
+
+result<alert_row> get_alert(monitor_db& db, const std::string& tenant, std::int64_t id) {
+  auto lk = db.lock();
+  try {
+    SQLite::Statement q(db.db(), std::string("SELECT ") + k_alert_cols + " FROM alerts WHERE tenant = ? AND id = ?");
+    q.bind(1, tenant);
+    q.bind(2, id);
+    if (!q.executeStep()) return make_error(errc::not_found, "no alert " + std::to_string(id) + " in tenant " + tenant);
+    return read_alert(q);
+  } catch (...) {
+    return db_error("alert get");
+  }
+}
+
+result<alert_row> ack_alert(monitor_db& db, const std::string& tenant, std::int64_t id, const std::string& by,
+                            timestamp now) {
+  if (by.empty()) return make_error(errc::invalid_argument, "who acknowledges the alert must be named");
+  {
+    auto lk = db.lock();
+    try {
+      SQLite::Statement q(db.db(),
+                          "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at_ms = ?"
+                          " WHERE tenant = ? AND id = ? AND status = 'open'");
+      q.bind(1, by);
+      q.bind(2, ms_of(now));
+      q.bind(3, tenant);
+      q.bind(4, id);
+      q.exec();
+    } catch (...) {
+      return db_error("alert ack");
+    }
+  }
+  return get_alert(db, tenant, id);
+}
+
+result<std::vector<stored_report>> list_reports(monitor_db& db, const std::string& tenant, int limit) {
+  auto lk = db.lock();
+  try {
+    SQLite::Statement q(db.db(),
+                        "SELECT id, name, period, from_day, to_day, created_ms, delivery FROM reports WHERE tenant = ?"
+                        " ORDER BY id DESC LIMIT ?");
+    q.bind(1, tenant);
+    q.bind(2, limit);
+    std::vector<stored_report> out;
+    while (q.executeStep()) {
+      stored_report r;
+      r.id = q.getColumn(0).getInt64();
+      r.tenant = tenant;
+      r.name = q.getColumn(1).getString();
+      r.period = q.getColumn(2).getString();
+      r.from_day = q.getColumn(3).getInt64();
+      r.to_day = q.getColumn(4).getInt64();
+      r.created_ms = q.getColumn(5).getInt64();
+      r.delivery = json::parse(q.getColumn(6).getString(), nullptr, false);
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (...) {
+    return db_error("reports list");
+  }
+}
+
+result<stored_report> get_report(monitor_db& db, const std::string& tenant, std::int64_t id) {
+  auto lk = db.lock();
+  try {
+    SQLite::Statement q(db.db(),
+                        "SELECT id, name, period, from_day, to_day, created_ms, delivery, json, html FROM reports"
+                        " WHERE tenant = ? AND id = ?");
+    q.bind(1, tenant);
+    q.bind(2, id);
+    if (!q.executeStep()) return make_error(errc::not_found, "no report " + std::to_string(id) + " in tenant " + tenant);
+    stored_report r;
+    r.id = q.getColumn(0).getInt64();
+    r.tenant = tenant;
+    r.name = q.getColumn(1).getString();
+    r.period = q.getColumn(2).getString();
+    r.from_day = q.getColumn(3).getInt64();
+    r.to_day = q.getColumn(4).getInt64();
+    r.created_ms = q.getColumn(5).getInt64();
+    r.delivery = json::parse(q.getColumn(6).getString(), nullptr, false);
+    r.report = json::parse(q.getColumn(7).getString(), nullptr, false);
+    r.html = q.getColumn(8).getString();
+    return r;
+  } catch (...) {
+    return db_error("report get");
+  }
+}
+
+pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, timestamp now,
+                            const host_note_fn& host_note) {
+  pass_result out;
+  const std::int64_t last_day = day_of(now) - 1;
+  for (const auto& rule : cfg.alerts) {
+    int history = 2;
+    for (const auto& c : rule.conditions) history = std::max(history, c.history + 1);
+    auto w = window_tallies(db, tenant, rule.by, rule.value, last_day, rule.window_days, history);
+    if (!w) {
+      out.log.push_back("alert " + rule.id + ": " + w.err().message);
+      continue;
+    }
+    const evaluation e = evaluate(rule, *w);
+    const std::int64_t window_start = last_day - rule.window_days + 1;
+    std::optional<alert_row> current;
+    {
+      auto lk = db.lock();
+      try {
+        SQLite::Statement q(db.db(), std::string("SELECT ") + k_alert_cols +
+                                         " FROM alerts WHERE tenant = ? AND rule = ? AND status IN ('open', 'acknowledged')"
+                                         " ORDER BY id DESC LIMIT 1");
+        q.bind(1, tenant);
+        q.bind(2, rule.id);
+        if (q.executeStep()) current = read_alert(q);
+        if (e.lvl == level::green) {
+          if (current) {
+            SQLite::Statement r(db.db(),
+                                "UPDATE alerts SET status = 'resolved' WHERE tenant = ? AND rule = ? AND status IN ('open', 'acknowledged')");
+            r.bind(1, tenant);
+            r.bind(2, rule.id);
+            out.resolved += r.exec();
+            out.log.push_back("alert " + rule.id + " resolved: back to green");
+          }
+          continue;
+        }
+        if (current && level_from_string(current->level).value_or(level::green) >= e.lvl) continue;  // already raised
+      } catch (...) {
+        out.log.push_back("alert " + rule.id + ": " + db_error("alerts").message);
+        continue;
+      }
+    }
+    json detail = to_json(e);
+    detail["rule_name"] = rule.name;
+    detail["segment"] = {{"by", to_string(rule.by)}, {"value", rule.value}};
+    detail["window"] = {{"from", day_string(window_start)}, {"to", day_string(last_day)}, {"days", rule.window_days}};
+    std::int64_t id = 0;
+    {
+      auto lk = db.lock();
+      try {
+        SQLite::Transaction tx(db.db());
+        if (current) {
+          SQLite::Statement r(db.db(), "UPDATE alerts SET status = 'resolved' WHERE id = ?");  // superseded by a worse level
+          r.bind(1, current->id);
+          r.exec();
+        }
+        SQLite::Statement ins(db.db(),
+                              "INSERT INTO alerts (tenant, rule, level, owner, period_start, detail, status, raised_at_ms)"
+                              " VALUES (?, ?, ?, ?, ?, ?, 'open', ?) ON CONFLICT (tenant, rule, period_start, level) DO UPDATE"
+                              " SET status = 'open', detail = excluded.detail, raised_at_ms = excluded.raised_at_ms,"
+                              " acked_by = '', acked_at_ms = NULL RETURNING id");
+        ins.bind(1, tenant);
+        ins.bind(2, rule.id);
+        ins.bind(3, std::string(to_string(e.lvl)));
+        ins.bind(4, rule.owner);
+        ins.bind(5, window_start);
+        ins.bind(6, detail.dump());
+        ins.bind(7, ms_of(now));
+        if (ins.executeStep()) id = ins.getColumn(0).getInt64();
+        ins.reset();
+        tx.commit();
+      } catch (...) {
+        out.log.push_back("alert " + rule.id + ": " + db_error("alerts").message);
+        continue;
+      }
+    }
+    ++out.raised;
+    std::string seg = rule.by == dimension::all ? "all tickets" : std::string(to_string(rule.by)) + " " + rule.value;
+    message m;
+    m.subject = "[closeloop] " + std::string(to_string(e.lvl) == "red" ? "RED" : "YELLOW") + ": " + rule.name + " (" +
+                tenant + ", " + seg + ")";
+    m.text = e.summary + "\nWindow: " + day_string(window_start) + " to " + day_string(last_day) + "\nOwner: " +
+             (rule.owner.empty() ? "(none)" : rule.owner) + "\nAlert " + std::to_string(id) +
+             " — acknowledge: closeloop alerts ack --tenant " + tenant + " --id " + std::to_string(id) +
+             " --by NAME, or POST /api/v1/tenants/" + tenant + "/alerts/" + std::to_string(id) + "/ack";
+    m.payload = {{"type", "closeloop.alert"}, {"id", id},          {"tenant", tenant},
+                 {"rule", rule.id},           {"level", to_string(e.lvl)}, {"owner", rule.owner},
+                 {"detail", detail}};
+    json delivery = deliver_all(cfg, rule.deliver, m, host_note, out.delivery_failures, out.log);
+    out.log.push_back("alert " + rule.id + " raised " + std::string(to_string(e.lvl)) + ": " + e.summary);
+    auto lk = db.lock();
+    try {
+      SQLite::Statement up(db.db(), "UPDATE alerts SET delivery = ? WHERE id = ?");
+      up.bind(1, delivery.dump());
+      up.bind(2, id);
+      up.exec();
+    } catch (...) {
+      out.log.push_back("alert " + rule.id + ": " + db_error("alert delivery").message);
+    }
+  }
+  return out;
+}
+
+pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, const monitoring_config& cfg,
+                                  timestamp now, const host_note_fn& host_note, const std::string& base_url) {
+  pass_result out;
+  for (const auto& s : cfg.reports) {
+    report_spec spec = last_complete(tenant, s.per, day_of(now));
+    spec.title = (s.per == period::day ? "Daily" : s.per == period::week ? "Weekly" : "Monthly") +
+                 std::string(" satisfaction report");
+    // Weekly reports show days, monthly ones weeks.
+    spec.per = s.per == period::month ? period::week : period::day;
+    {
+      auto lk = db.lock();
+      try {
+        SQLite::Statement q(db.db(), "SELECT 1 FROM reports WHERE tenant = ? AND name = ? AND from_day = ?");
+        q.bind(1, tenant);
+        q.bind(2, s.name);
+        q.bind(3, spec.from_day);
+        if (q.executeStep()) continue;  // already made
+      } catch (...) {
+        out.log.push_back("report " + s.name + ": " + db_error("reports").message);
+        continue;
+      }
+    }
+    auto r = build_report(db, spec);
+    if (!r) {
+      out.log.push_back("report " + s.name + ": " + r.err().message);
+      continue;
+    }
+    const std::string drill = base_url.empty() ? "" : base_url + "/api/v1/tenants/" + tenant + "/metrics/tickets";
+    const std::string html = report_html(*r, drill);
+    std::int64_t id = 0;
+    {
+      auto lk = db.lock();
+      try {
+        SQLite::Statement ins(db.db(),
+                              "INSERT INTO reports (tenant, name, period, from_day, to_day, created_ms, json, html)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, name, from_day) DO NOTHING RETURNING id");
+        ins.bind(1, tenant);
+        ins.bind(2, s.name);
+        ins.bind(3, std::string(to_string(s.per)));
+        ins.bind(4, spec.from_day);
+        ins.bind(5, spec.to_day);
+        ins.bind(6, ms_of(now));
+        ins.bind(7, r->dump());
+        ins.bind(8, html);
+        if (!ins.executeStep()) continue;  // another worker made it meanwhile
+        id = ins.getColumn(0).getInt64();
+      } catch (...) {
+        out.log.push_back("report " + s.name + ": " + db_error("reports").message);
+        continue;
+      }
+    }
+    ++out.reports;
+    const json& t = (*r)["totals"];
+    auto f = [&](const char* k) { return t[k].is_number() ? std::to_string(static_cast<int>(t[k].get<double>() + 0.5)) : std::string("-"); };
+    message m;
+    m.subject = "[closeloop] " + spec.title + " " + tenant + " " + day_string(spec.from_day) + ".." + day_string(spec.to_day);
+    m.text = "CSAT " + f("csat") + " % (" + std::to_string(t.value("csat_n", 0)) + " answers), NPS " + f("nps") +
+             ", response rate " + f("response_rate") + " %, reopen rate " + f("reopen_rate") + " %, " +
+             std::to_string(t.value("tickets", 0)) + " tickets." +
+             (base_url.empty() ? "" : "\nReport: " + base_url + "/api/v1/tenants/" + tenant + "/reports/" + std::to_string(id));
+    m.html = html;
+    m.payload = {{"type", "closeloop.report"}, {"id", id}, {"tenant", tenant}, {"name", s.name}, {"report", *r}};
+    json delivery = deliver_all(cfg, s.deliver, m, host_note, out.delivery_failures, out.log);
+    auto lk = db.lock();
+    try {
+      SQLite::Statement up(db.db(), "UPDATE reports SET delivery = ? WHERE id = ?");
+      up.bind(1, delivery.dump());
+      up.bind(2, id);
+      up.exec();
+    } catch (...) {
+    }
+    out.log.push_back("report " + s.name + " " + day_string(spec.from_day) + " stored as " + std::to_string(id));
+  }
+  return out;
+}
+
+}  // namespace closeloop::monitor
