@@ -149,6 +149,27 @@ result<std::string> hex_decode(std::string_view text) {
   return out;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  std::string s = base64_encode(bytes);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (auto& c : s) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return s;
+}
+
+result<std::string> base64url_decode(std::string_view text) {
+  std::string s(text);
+  for (auto& c : s) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=') return make_error(errc::invalid_argument, "invalid base64url: " + describe_char(c));
+  }
+  while (s.size() % 4 != 0) s += '=';
+  return base64_decode(s);
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

@@ -18,6 +18,10 @@ std::string base64_encode(std::string_view bytes);
 // last character. The error (errc::invalid_argument) says what and where.
 result<std::string> base64_decode(std::string_view text);
 
+// RFC 4648 §5 base64url without padding (signed tokens in URLs), and its inverse (padding refused).
+std::string base64url_encode(std::string_view bytes);
+result<std::string> base64url_decode(std::string_view text);
+
 // Lower-case hex, and its strict inverse (either case accepted).
 std::string hex_encode(std::string_view bytes);
 result<std::string> hex_decode(std::string_view text);

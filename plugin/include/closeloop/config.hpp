@@ -10,6 +10,7 @@
 
 #include "closeloop/classifier.hpp"
 #include "closeloop/engine.hpp"
+#include "closeloop/health.hpp"
 #include "closeloop/model.hpp"
 #include "closeloop/result.hpp"
 
@@ -64,6 +65,11 @@ struct tenant_config {
   std::vector<host_config> hosts;
   policy pol;
   rule_classifier_config classifier;
+  health::options health;  // "health": customer health bands and their write-back
+  struct sidebar_config {  // "sidebar": the agent sidebar's signed host context
+    std::string secret;    // HMAC key of the context (shared with the RT extension); empty: tokens only
+    std::chrono::seconds context_ttl{600};  // a context older than this is refused
+  } sidebar;
   const host_config* find_host(std::string_view id) const noexcept;
 };
 

@@ -43,7 +43,13 @@ struct kb_report_cli_options {
   bool json_out = false;
 };
 
+struct health_cli_options {
+  std::string config_path, db_path, tenant, customer;
+  bool json_out = false;
+};
+
 int run_serve(const serve_options& o);
+int run_health(const health_cli_options& o);
 int run_kb_report(const kb_report_cli_options& o);
 int run_export(const export_options& o);
 int run_replay(const replay_options& o);

@@ -60,6 +60,14 @@ int main(int argc, char** argv) {
   exporter->add_option("--out", exo.out, "Output file (default: stdout)");
 
   receive_options rco;
+  health_cli_options ho;
+  auto* health = app.add_subcommand("health", "Customer health / churn risk: score, band and reasons per customer");
+  health->add_option("-c,--config", ho.config_path, "Configuration file (JSON)")->required();
+  health->add_option("--db", ho.db_path, "SQLite database file instead of the configured one");
+  health->add_option("--tenant", ho.tenant, "Tenant id")->required();
+  health->add_option("--customer", ho.customer, "One customer (e-mail); default: every customer of the tenant");
+  health->add_flag("--json", ho.json_out, "JSON instead of text");
+
   kb_report_cli_options kbo;
   auto* kb = app.add_subcommand("kb", "The knowledge loop: `kb report` judges articles by their tickets' outcomes");
   kb->require_subcommand(1);
@@ -138,6 +146,7 @@ int main(int argc, char** argv) {
   if (*receive) return run_receive(rco);
   if (*exporter) return run_export(exo);
   if (*kb_report) return run_kb_report(kbo);
+  if (*health) return run_health(ho);
   if (*train) return run_train(tro);
   if (*eval) return run_eval(evo);
   if (*classify) return run_classify(clo);

@@ -269,6 +269,12 @@ tenant_config map_tenant(const json& j, const std::string& base_dir) {
     }
   }
   if (const auto it = j.find("policy"); it != j.end()) t.pol = map_policy(*it);
+  if (const auto it = j.find("health"); it != j.end())
+    if (auto h = health::options::from_json(*it)) t.health = *h;  // the schema checked the types
+  if (const auto it = j.find("sidebar"); it != j.end()) {
+    t.sidebar.secret = it->value("secret", std::string());
+    t.sidebar.context_ttl = std::chrono::seconds(it->value("context_ttl_s", 600));
+  }
   if (const auto it = j.find("category_model"); it != j.end())
     t.classifier.category_model_path = resolve_path(it->get<std::string>(), base_dir);
   if (const auto it = j.find("sentiment_model"); it != j.end())
@@ -307,6 +313,8 @@ result<void> cross_checks(const config& c) {
                                 sent.id + " survey");
       }
     }
+    if (t.health.churn_risk <= t.health.at_risk)
+      return config_error(tp + "/health/churn_risk", "must be above at_risk (" + std::to_string(t.health.at_risk) + ")");
     for (const auto& [category, group] : t.pol.routing) {
       if (category != "other" && !t.classifier.categories.contains(category)) {
         return config_error(tp + "/policy/routing",

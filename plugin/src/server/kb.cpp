@@ -272,6 +272,30 @@ void handle_report(const http_request& req, services& svc, const route_params& p
   respond(json_response(req, body.contains("error") ? http::status::service_unavailable : http::status::ok, body));
 }
 
+result<json> suggestions_for(services& svc, const std::string& tenant, const std::string& host, const ticket_state& st,
+                             int limit) {
+  if (!svc.kb()) return make_error(errc::unavailable, "the KB index needs a file store");
+  std::string query = st.subject;
+  if (auto it = st.kb.find("messages"); it != st.kb.end() && it->is_array() && !it->empty())
+    query += "\n" + (*it)[0].value("text", "");
+  else
+    query += "\n" + st.problem;
+  auto arts = svc.kb()->articles(tenant, host);
+  if (!arts) return std::move(arts).err();
+  const auto* rt = svc.tenant(tenant);
+  const double min_sim = rt && rt->cfg ? rt->cfg->pol.kb.suggest.min_similarity : 0.15;
+  json list = json::array();
+  for (const auto& h : search(*arts, query, static_cast<std::size_t>(limit), min_sim))
+    list.push_back({{"article_id", h.art.article_id},
+                    {"title", h.art.title},
+                    {"url", h.art.url},
+                    {"draft", h.art.draft},
+                    {"origin", h.art.origin},
+                    {"score", h.score},
+                    {"similarity", h.similarity}});
+  return json{{"indexed", arts->size()}, {"suggestions", std::move(list)}};
+}
+
 void handle_suggestions(const http_request& req, services& svc, const route_params& p, respond_fn respond) {
   const std::string_view target = req.target();
   const std::string& tenant = p.at("tenant");
@@ -299,32 +323,18 @@ void handle_suggestions(const http_request& req, services& svc, const route_para
     respond(json_error(req, http::status::not_found, "unknown_ticket", "closeloop has seen no event of ticket \"" + ticket + "\""));
     return;
   }
-  std::string query = st->subject;
-  if (auto it = st->kb.find("messages"); it != st->kb.end() && it->is_array() && !it->empty())
-    query += "\n" + (*it)[0].value("text", "");
-  else
-    query += "\n" + st->problem;
-  auto arts = svc.kb()->articles(tenant, host);
-  if (!arts) {
-    respond(json_error(req, http::status::service_unavailable, "store", arts.err().message));
+  auto found = suggestions_for(svc, tenant, host, *st, limit);
+  if (!found) {
+    respond(json_error(req, http::status::service_unavailable, "store", found.err().message));
     return;
   }
-  const auto* rt = svc.tenant(tenant);
-  const double min_sim = rt->cfg ? rt->cfg->pol.kb.suggest.min_similarity : 0.15;
-  json list = json::array();
-  for (const auto& h : search(*arts, query, static_cast<std::size_t>(limit), min_sim))
-    list.push_back({{"article_id", h.art.article_id},
-                    {"title", h.art.title},
-                    {"url", h.art.url},
-                    {"draft", h.art.draft},
-                    {"origin", h.art.origin},
-                    {"score", h.score},
-                    {"similarity", h.similarity}});
+  json list = std::move((*found)["suggestions"]);
+  const auto indexed = (*found)["indexed"];
   json linked = json::array();
   if (auto ls = svc.kb()->links(tenant, host, ticket))
     for (const auto& l : *ls) linked.push_back({{"article_id", l.article_id}, {"kind", l.kind}, {"score", l.score}});
   respond(json_response(req, http::status::ok,
-                        {{"tenant", tenant}, {"host", host}, {"ticket_id", ticket}, {"indexed", arts->size()},
+                        {{"tenant", tenant}, {"host", host}, {"ticket_id", ticket}, {"indexed", indexed},
                          {"suggestions", list}, {"linked", linked}}));
 }
 

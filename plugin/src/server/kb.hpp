@@ -22,6 +22,12 @@ void handle_suggestions(const http_request& req, services& svc, const route_para
 // GET /api/v1/tenants/{tenant}/kb/report
 void handle_report(const http_request& req, services& svc, const route_params& p, respond_fn respond);
 
+// The top `limit` KB articles for a ticket (its subject and first message against the host's
+// index): {"indexed": N, "suggestions": [{article_id, title, url, draft, origin, score, similarity}]}.
+// Also the agent sidebar's list.
+result<json> suggestions_for(services& svc, const std::string& tenant, const std::string& host, const ticket_state& st,
+                             int limit);
+
 // The outcome report as JSON (also `closeloop kb report`).
 json report_json(kb_store& kb, const std::string& tenant, const kb_report_options& o = {});
 

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "server/admin_api.hpp"
+#include "server/customer_health.hpp"
 #include "server/kb.hpp"
+#include "server/sidebar.hpp"
 #include "server/survey_page.hpp"
 
 namespace closeloop::server {
@@ -28,6 +30,13 @@ const std::array k_routes{
           "the survey page and its answer, behind the signed invitation link"},
     route{m_get, "/api/v1/tenants/{tenant}/hosts/{host}/tickets/{ticket}/suggestions", access::agent,
           kb::handle_suggestions, "the top KB articles for a ticket (agent sidebar)"},
+    route{m_get | m_post, "/sidebar", access::signed_access, sidebar::handle,
+          "the agent sidebar page (?ctx= signed host context, or an agent token with ?tenant&host&ticket); "
+          "POST: a correction form"},
+    route{m_post, "/api/v1/tenants/{tenant}/hosts/{host}/tickets/{ticket}/sidebar-context", access::agent,
+          sidebar::handle_mint, "a signed sidebar context for the ticket (the Zendesk and Freshdesk apps)"},
+    route{m_get, "/api/v1/tenants/{tenant}/customers/{customer}/health", access::viewer, customer_health::handle_get,
+          "a customer's health: score, band and reasons (customer = percent-encoded e-mail)"},
     route{m_get, "/api/v1/tenants/{tenant}/kb/report", access::viewer, kb::handle_report,
           "per KB article: tickets, mean survey answer, reopen rate, weak flag"},
     route{m_get, "/api/v1/tenants/{tenant}/tokens", access::admin, admin_api::list_tokens,

@@ -30,6 +30,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     s->db_ = std::move(*db);
     // A ":memory:" store has no second connection: the KB loop is then off (kb() is null).
     if (auto kb = kb_store::open(so.path)) s->kb_ = std::move(*kb);
+    if (auto hs = health_store::open(so.path)) s->health_ = std::move(*hs);
     if (auto ts = token_store::open(so.path)) s->tokens_ = std::move(*ts);
     if (auto al = audit_log::open(so.path)) s->audit_ = std::move(*al);
   }

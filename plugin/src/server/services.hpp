@@ -10,6 +10,7 @@
 #include "closeloop/config.hpp"
 #include "closeloop/engine.hpp"
 #include "closeloop/audit.hpp"
+#include "closeloop/health_store.hpp"
 #include "closeloop/kb_store.hpp"
 #include "closeloop/store.hpp"
 #include "closeloop/token_store.hpp"
@@ -35,6 +36,8 @@ class services {
   bool has_store() const noexcept { return db_ != nullptr; }
   // The KB index and ticket-article links (same file as the store); null without a store.
   kb_store* kb() noexcept { return kb_.get(); }
+  // Customer health facts and bands (same file; server/customer_health.hpp); null without a file store.
+  health_store* health() noexcept { return health_.get(); }
   // API tokens and the audit log (same file; server/auth.hpp, closeloop/audit.hpp); null without
   // a file store.
   token_store* tokens() noexcept { return tokens_.get(); }
@@ -65,6 +68,7 @@ class services {
   config cfg_;
   std::unique_ptr<store> db_;
   std::unique_ptr<kb_store> kb_;
+  std::unique_ptr<health_store> health_;
   std::unique_ptr<token_store> tokens_;
   std::unique_ptr<audit_log> audit_;
   system_clock clock_;

@@ -12,26 +12,9 @@ namespace {
 namespace crypto = adapters::crypto;
 constexpr std::string_view k_prefix = "cl1.";
 
-std::string b64url(std::string_view bytes) {
-  std::string s = crypto::base64_encode(bytes);
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  for (auto& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
-  }
-  return s;
-}
+std::string b64url(std::string_view bytes) { return crypto::base64url_encode(bytes); }
 
-result<std::string> b64url_decode(std::string_view text) {
-  std::string s(text);
-  for (auto& c : s) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return make_error(errc::invalid_argument, "not base64url");
-  }
-  while (s.size() % 4 != 0) s += '=';
-  return crypto::base64_decode(s);
-}
+result<std::string> b64url_decode(std::string_view text) { return crypto::base64url_decode(text); }
 
 std::int64_t unix_seconds(timestamp t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

@@ -1,8 +1,12 @@
 #include "server/survey_html.hpp"
 
 #include <algorithm>
+#include <chrono>
+
+#include <openssl/rand.h>
 
 #include "closeloop/utf8.hpp"
+#include "common/crypto.hpp"
 
 namespace closeloop::server::survey::html {
 // ---------------------------------------------------------------------------------------------
@@ -97,6 +101,51 @@ form_fields parse_form(std::string_view form) {
     form.remove_prefix(amp + 1);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// origins (the survey page's and the agent sidebar's forms)
+
+std::string origin_of(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  const auto path = url.find('/', scheme + 3);
+  std::string out(url.substr(0, path));
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool same_origin(const http_request& req, services& svc) {
+  std::string claimed;
+  if (auto o = req.find(http::field::origin); o != req.end()) claimed = origin_of(std::string(o->value()) + "/");
+  else if (auto r = req.find(http::field::referer); r != req.end()) claimed = origin_of(r->value());
+  else return true;
+  if (claimed.empty() || claimed == "null") return false;
+  if (claimed == origin_of(svc.public_base_url())) return true;
+  if (auto h = req.find(http::field::host); h != req.end()) {
+    std::string host(h->value());
+    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return claimed == "http://" + host || claimed == "https://" + host;
+  }
+  return false;
+}
+
+// A form's submission id: 32 hex characters from RAND_bytes.
+std::string new_submission_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // RAND_bytes only fails without entropy; fall back to a time+address mix (still unique enough
+    // for one form: it only needs to differ between two submissions of the same link).
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    for (std::size_t i = 0; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(now >> (8 * (i % 8)) ^ i);
+  }
+  return adapters::crypto::hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+bool valid_submission_id(std::string_view sid) {
+  return sid.size() == 32 && std::all_of(sid.begin(), sid.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,16 @@ using form_fields = std::vector<std::pair<std::string, std::string>>;
 // "a=1&b=x+y" -> [(a, 1), (b, "x y")], percent-decoded, in order, repeats kept.
 form_fields parse_form(std::string_view form);
 
+// A random submission id (32 lower-case hex characters), and the check of one sent back.
+std::string new_submission_id();
+bool valid_submission_id(std::string_view sid);
+
+// "https://example.com:8443/x/y" -> "https://example.com:8443" (lower-cased; "" without a scheme).
+std::string origin_of(std::string_view url);
+// An Origin (or, without it, a Referer) must name this server: the public base URL or the Host
+// the browser used. Absent both (old browsers, privacy tools), the form token alone decides.
+bool same_origin(const http_request& req, services& svc);
+
 // text/html; charset=utf-8 with the page's security headers (CSP, no framing, same-origin referrer).
 http_response html_response(const http_request& req, http::status status, std::string body);
 std::string message_page(std::string_view lang, const texts& t, std::string_view message, std::string_view detail = {},

@@ -45,23 +45,6 @@ result<verified> verify_for(services& svc, std::string_view token) {
   return verified{std::move(*v), t};
 }
 
-std::string new_submission_id() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // RAND_bytes only fails without entropy; fall back to a time+address mix (still unique enough
-    // for one form: it only needs to differ between two submissions of the same link).
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    for (std::size_t i = 0; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(now >> (8 * (i % 8)) ^ i);
-  }
-  return crypto::hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
-}
-
-bool valid_submission_id(std::string_view sid) {
-  return sid.size() == 32 && std::all_of(sid.begin(), sid.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 std::string form_token(std::string_view secret, std::string_view link_token, std::string_view sid) {
   std::string msg = "cl1-form\n";
   msg.append(link_token).append("\n").append(sid);
@@ -72,30 +55,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// "https://example.com:8443/x/y" -> "https://example.com:8443"
-std::string origin_of(std::string_view url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return {};
-  const auto path = url.find('/', scheme + 3);
-  return lower(url.substr(0, path));
-}
-
-// An Origin (or, without it, a Referer) must name this server: the public base URL or the Host
-// the browser used. Absent both (old browsers, privacy tools), the form token alone decides.
-bool same_origin(const http_request& req, services& svc) {
-  std::string claimed;
-  if (auto o = req.find(http::field::origin); o != req.end()) claimed = lower(o->value());
-  else if (auto r = req.find(http::field::referer); r != req.end()) claimed = origin_of(r->value());
-  else return true;
-  if (claimed.empty() || claimed == "null") return false;
-  if (claimed == origin_of(svc.public_base_url())) return true;
-  if (auto h = req.find(http::field::host); h != req.end()) {
-    const std::string host = lower(h->value());
-    return claimed == "http://" + host || claimed == "https://" + host;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include "common/retry.hpp"
 #include "server/audit_events.hpp"
+#include "server/customer_health.hpp"
 #include "server/kb.hpp"
 #include "server/survey.hpp"
 
@@ -40,7 +41,8 @@ void worker::loop() {
   }
 }
 
-int worker::run_once() { return fire_timers() + run_actions(); }
+// Customer health after the actions: a band change is written at most once per pass.
+int worker::run_once() { return fire_timers() + run_actions() + customer_health::sync(svc_); }
 
 int worker::fire_timers() {
   // One thread fires timers at a time; the others go on with actions. (A timer fired twice
