@@ -69,6 +69,11 @@ class ledger {
   virtual person_record person(const std::string& tenant, const std::string& person_key) const = 0;
   virtual std::int64_t quota_used(const std::string& tenant, const std::string& segment,
                                   timestamp period_start) const = 0;
+  // The customer (requester e-mail) opted out of surveys in this tenant (closeloop privacy).
+  virtual bool opted_out(const std::string& tenant, const std::string& email) const {
+    (void)tenant, (void)email;
+    return false;
+  }
 };
 
 // Cross-ticket writes a decision asks the store to make in the same transaction.

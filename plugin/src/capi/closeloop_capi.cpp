@@ -8,6 +8,7 @@
 #include "closeloop/closeloop.h"
 #include "closeloop/config.hpp"
 #include "closeloop/engine.hpp"
+#include "closeloop/secret_config.hpp"
 #include "closeloop/store.hpp"
 #include "common/adapter.hpp"
 
@@ -89,6 +90,12 @@ closeloop_status closeloop_open(int abi_version, const char* config_json, closel
   try {
     auto cfg = closeloop::parse_config(config_json);
     if (!cfg) return fail(error, CLOSELOOP_E_CONFIG, cfg.err().message);
+    if (!cfg->secret_refs.empty()) {  // {"ref": NAME} secrets live sealed in the (migrated) store
+      closeloop::store_options so;
+      so.path = cfg->store.path;
+      if (auto db = closeloop::store::open(so); !db) return fail(error, CLOSELOOP_E_STORE, db.err().message);
+      if (auto r = closeloop::resolve_stored_secrets(*cfg); !r) return fail(error, CLOSELOOP_E_CONFIG, r.err().message);
+    }
     auto h = std::make_unique<closeloop_handle>();
     h->cfg = std::move(*cfg);
     for (const auto& t : h->cfg.tenants) {

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "closeloop/config.hpp"
+#include "secret_refs.hpp"
 
 namespace closeloop {
 
@@ -337,10 +338,19 @@ result<void> cross_checks(const config& c) {
   return {};
 }
 
-result<config> build(const json& j, const std::string& base_dir) {
+result<config> build(const json& source, const std::string& base_dir) {
+  json j = source;
+  std::vector<std::string> plaintext;
+  auto refs = config_detail::take_secret_refs(j, plaintext);  // {"ref": NAME} -> placeholder
+  if (!refs) return refs.err();
   if (auto valid = validate_against_schema("config", j); !valid) return valid.err();
   try {
     config c;
+    c.secret_refs = std::move(*refs);
+    c.plaintext_secrets = std::move(plaintext);
+    c.source = source;
+    c.base_dir = base_dir;
+    config_detail::map_security_privacy(j, base_dir, c);
     set_if(j, "log_level", c.log_level);
     c.server = map_server(j.value("server", json::object()), base_dir);
     c.store = map_store(j.value("store", json::object()), base_dir);

@@ -1,8 +1,18 @@
 #include "server/services.hpp"
 
+#include "closeloop/secret_config.hpp"
+
 namespace closeloop::server {
 
 result<std::unique_ptr<services>> services::create(config cfg, bool open_store) {
+  if (!cfg.secret_refs.empty()) {  // {"ref": NAME} secrets: open (and migrate) the store, then resolve
+    if (!open_store) return make_error(errc::invalid_config, "config: " + cfg.secret_refs.front().pointer +
+                                                                 " refers to a stored secret, but no store is opened");
+    store_options so;
+    so.path = cfg.store.path;
+    if (auto db = store::open(so); !db) return db.err();
+    if (auto resolved = resolve_stored_secrets(cfg); !resolved) return resolved.err();
+  }
   std::unique_ptr<services> s(new services(std::move(cfg)));
   adapters::adapter_env env;
   env.public_base_url = s->cfg_.server.public_base_url;

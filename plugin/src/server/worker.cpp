@@ -31,6 +31,7 @@ void worker::loop() {
   while (!stop_) {
     int handled = 0;
     try {
+      purge_.run_if_due(svc_);
       handled = run_once();
     } catch (const std::exception& e) {  // defensive: a worker thread must not die silently
       spdlog::error("worker pass failed: {}", e.what());

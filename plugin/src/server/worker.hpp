@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/retention.hpp"
 #include "server/services.hpp"
 
 namespace closeloop::server {
@@ -37,6 +38,7 @@ class worker {
   std::atomic<bool> stop_{false};
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};
+  retention_purge purge_;  // privacy.retention, run from loop()
 };
 
 }  // namespace closeloop::server

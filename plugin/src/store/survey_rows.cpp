@@ -3,6 +3,8 @@
 // `surveys` lifecycle row, person and quota updates, an earlier survey's recovery outcome).
 #include "survey_rows.hpp"
 
+#include "closeloop/privacy_store.hpp"
+
 namespace closeloop::store_detail {
 namespace {
 
@@ -33,6 +35,15 @@ std::int64_t tx_ledger::quota_used(const std::string& tenant, const std::string&
   q->bind(2, segment);
   q->bind(3, to_ms(period_start));
   return q->executeStep() ? q->getColumn(0).getInt64() : 0;
+}
+
+bool tx_ledger::opted_out(const std::string& tenant, const std::string& email) const {
+  const std::string who = normalize_customer_email(email);
+  if (who.empty()) return false;
+  auto q = sc_.get("SELECT status FROM privacy_consent WHERE tenant = ? AND person_hash = ?");
+  q->bind(1, tenant);
+  q->bind(2, consent_hash(who));
+  return q->executeStep() && q->getColumn(0).getString() == "opted_out";
 }
 
 void write_survey_effects(statement_cache& sc, const event& ev, const decision& d, timestamp now) {

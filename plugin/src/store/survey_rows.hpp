@@ -13,6 +13,7 @@ class tx_ledger final : public survey::ledger {
   survey::person_record person(const std::string& tenant, const std::string& person_key) const override;
   std::int64_t quota_used(const std::string& tenant, const std::string& segment,
                           timestamp period_start) const override;
+  bool opted_out(const std::string& tenant, const std::string& email) const override;
 
  private:
   statement_cache& sc_;

@@ -148,6 +148,8 @@ void send(const policy& pol, const event& ev, const ticket_state& state, const c
   const timestamp now = clk.now();
   if (state.solved_at && now - *state.solved_at > duration_cast<milliseconds>(sp.max_age))
     return skip(d, row, "more than max_age since the ticket was solved");
+  if (ledger && ledger->opted_out(ev.tenant, state.requester_email))
+    return skip(d, row, "the customer opted out of surveys");
   const std::string person = person_of(sp, state);
   if (ledger && !person.empty() && sp.throttle.window.count() > 0) {
     const survey::person_record p = ledger->person(ev.tenant, person);
@@ -197,9 +199,14 @@ void send(const policy& pol, const event& ev, const ticket_state& state, const c
   d.log.push_back("survey " + def.id + " sent (" + lang + ")");
 }
 
-void remind(const event& ev, const ticket_state& state, const clock& clk, decision& d) {
+void remind(const event& ev, const ticket_state& state, const clock& clk, const survey::ledger* ledger,
+            decision& d) {
   if (state.survey != "sent") {
     d.log.push_back("reminder not sent: survey is '" + state.survey + "'");
+    return;
+  }
+  if (ledger && ledger->opted_out(ev.tenant, state.requester_email)) {
+    d.log.push_back("reminder not sent: the customer opted out of surveys");
     return;
   }
   if (state.status != "solved" && state.status != "closed") {
@@ -333,7 +340,7 @@ void on_timer(const policy& pol, const event& ev, const ticket_state& state, con
               const survey::ledger* ledger, decision& d) {
   const std::string kind = str(ev.data, "kind");
   if (kind == "survey") return send(pol, ev, state, clk, ledger, d);
-  if (kind == "survey_reminder") return remind(ev, state, clk, d);
+  if (kind == "survey_reminder") return remind(ev, state, clk, ledger, d);
   if (kind == "survey_expiry") return expire(ev, state, d);
   if (kind == "survey_recovery") return recovery_due(pol, ev, state, d);
   d.log.push_back("timer of kind '" + kind + "' ignored");
