@@ -13,6 +13,8 @@
 #include "cli/access.hpp"
 #include "cli/commands.hpp"
 #include "cli/learn.hpp"
+#include "cli/privacy.hpp"
+#include "server/log_scrub.hpp"
 
 int main(int argc, char** argv) {
   using namespace closeloop::cli;
@@ -128,6 +130,9 @@ int main(int argc, char** argv) {
   access_commands acc;
   add_access_commands(app, acc);
 
+  privacy_commands prv;
+  add_privacy_commands(app, prv);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,10 +140,11 @@ int main(int argc, char** argv) {
   }
 
   auto logger = spdlog::stderr_logger_mt("closeloop");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_formatter(std::make_unique<closeloop::server::scrubbing_formatter>(closeloop::server::k_log_pattern));
   spdlog::set_default_logger(logger);
 
   if (auto rc = run_access_commands(acc)) return *rc;
+  if (auto rc = run_privacy_commands(prv)) return *rc;
   if (*serve) return run_serve(so);
   if (*replay) return run_replay(ro);
   if (*migrate) return run_migrate(mo);

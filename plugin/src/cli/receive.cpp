@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/privacy.hpp"
 #include "closeloop/clock.hpp"
 #include "common/standard_webhooks.hpp"
 
@@ -104,7 +105,7 @@ void accept(tcp::acceptor& acc, net::io_context& ioc, receiver_state& st) {
 int run_receive(const receive_options& o) {
   std::string secret = o.secret;
   if (secret.empty()) {
-    auto cfg = load_or_report(o.config_path);
+    auto cfg = load_resolved_or_report(o.config_path);  // {"ref": NAME} secrets from the store
     if (!cfg) return 2;
     for (const auto& t : cfg->tenants)
       for (const auto& h : t.hosts)

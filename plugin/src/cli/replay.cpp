@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/privacy.hpp"
 #include "closeloop/clock.hpp"
 #include "common/http_client.hpp"
 #include "common/standard_webhooks.hpp"
@@ -49,7 +50,7 @@ std::string describe_action(const json& a) {
 }  // namespace
 
 int run_replay(const replay_options& o) {
-  auto cfg = load_or_report(o.config_path);
+  auto cfg = load_resolved_or_report(o.config_path);  // {"ref": NAME} secrets from the store
   if (!cfg) return 2;
   std::string err;
   auto files = expand(o.files, err);
