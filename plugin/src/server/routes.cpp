@@ -189,16 +189,31 @@ std::string expand_pattern(std::string_view pattern, const std::map<std::string,
 void handle_request(const http_request& req, services& svc, respond_fn respond) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
+  // The route of this path and method; a path several routes share (GET and POST of one
+  // collection) is one entry per method.
   route_params params;
-  const route* r = match_route(path, params);
-  if (!r) {
+  const route* r = nullptr;
+  const route* any_method = nullptr;
+  unsigned allowed = 0;
+  for (const route& candidate : k_routes) {
+    route_params p;
+    if (!match_pattern(candidate.pattern, path, p)) continue;
+    if (!any_method) any_method = &candidate;
+    allowed |= candidate.methods;
+    if (method_bit(req.method()) & candidate.methods) {
+      r = &candidate;
+      params = std::move(p);
+      break;
+    }
+  }
+  if (!any_method) {
     respond(json_error(req, http::status::not_found, "not_found", "no route for " + std::string(path)));
     return;
   }
-  if ((method_bit(req.method()) & r->methods) == 0) {
-    const std::string allow = allow_header(r->methods);
+  if (!r) {
+    const std::string allow = allow_header(allowed);
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed",
-                          "use " + allow + " for " + std::string(r->pattern));
+                          "use " + allow + " for " + std::string(any_method->pattern));
     res.set(http::field::allow, allow);
     respond(std::move(res));
     return;
