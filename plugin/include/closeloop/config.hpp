@@ -71,6 +71,9 @@ struct tenant_config {
     std::string secret;    // HMAC key of the context (shared with the RT extension); empty: tokens only
     std::chrono::seconds context_ttl{600};  // a context older than this is refused
   } sidebar;
+  // "monitoring": alert rules, delivery channels, scheduled reports — schema-checked here, parsed
+  // (with its defaults) by monitor::parse_monitoring (plugin/src/monitor/service.hpp).
+  json monitoring = json::object();
   const host_config* find_host(std::string_view id) const noexcept;
 };
 

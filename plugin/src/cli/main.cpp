@@ -12,6 +12,7 @@
 
 #include "cli/access.hpp"
 #include "cli/commands.hpp"
+#include "cli/monitor.hpp"
 #include "cli/learn.hpp"
 #include "cli/privacy.hpp"
 #include "server/log_scrub.hpp"
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
 
   access_commands acc;
   add_access_commands(app, acc);
+  monitor_commands mon;
+  add_monitor_commands(app, mon);
 
   privacy_commands prv;
   add_privacy_commands(app, prv);
@@ -144,6 +147,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
 
   if (auto rc = run_access_commands(acc)) return *rc;
+  if (auto rc = run_monitor_commands(mon)) return *rc;
   if (auto rc = run_privacy_commands(prv)) return *rc;
   if (*serve) return run_serve(so);
   if (*replay) return run_replay(ro);

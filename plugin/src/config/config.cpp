@@ -270,6 +270,7 @@ tenant_config map_tenant(const json& j, const std::string& base_dir) {
     }
   }
   if (const auto it = j.find("policy"); it != j.end()) t.pol = map_policy(*it);
+  if (const auto it = j.find("monitoring"); it != j.end()) t.monitoring = *it;
   if (const auto it = j.find("health"); it != j.end())
     if (auto h = health::options::from_json(*it)) t.health = *h;  // the schema checked the types
   if (const auto it = j.find("sidebar"); it != j.end()) {

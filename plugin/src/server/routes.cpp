@@ -8,6 +8,7 @@
 #include "server/admin_api.hpp"
 #include "server/customer_health.hpp"
 #include "server/kb.hpp"
+#include "server/monitoring.hpp"
 #include "server/sidebar.hpp"
 #include "server/survey_page.hpp"
 
@@ -47,6 +48,22 @@ const std::array k_routes{
           "revoke one of the tenant's API tokens"},
     route{m_get, "/api/v1/tenants/{tenant}/audit", access::admin, admin_api::list_audit,
           "the tenant's audit log entries [?since=RFC3339&action=A&limit=N]"},
+    route{m_get, "/api/v1/tenants/{tenant}/metrics", access::viewer, monitoring::handle_metrics,
+          "satisfaction figures per segment and period [?by&value&period&from&to&format=json|csv]"},
+    route{m_get, "/api/v1/tenants/{tenant}/metrics/tickets", access::viewer, monitoring::handle_tickets,
+          "the tickets behind a figure [?by&value&metric&from&to&limit&offset&format=json|csv]"},
+    route{m_get, "/api/v1/tenants/{tenant}/report", access::viewer, monitoring::handle_report,
+          "the satisfaction report, live [?period&from&to&format=html|json|csv]"},
+    route{m_get, "/api/v1/tenants/{tenant}/reports", access::viewer, monitoring::handle_reports,
+          "the stored (scheduled) reports"},
+    route{m_get, "/api/v1/tenants/{tenant}/reports/{id}", access::viewer, monitoring::handle_stored_report,
+          "one stored report [?format=json|html]"},
+    route{m_get, "/api/v1/tenants/{tenant}/alerts", access::viewer, monitoring::handle_alerts,
+          "the tenant's alerts [?status=open|acknowledged|resolved]"},
+    route{m_post, "/api/v1/tenants/{tenant}/alerts/{id}/ack", access::agent, monitoring::handle_ack,
+          "acknowledge an alert [body {\"by\": name}]; audited"},
+    route{m_get, "/api/v1/tenants/{tenant}/alerts/suggestions", access::admin, monitoring::handle_suggestions,
+          "alert thresholds suggested from history, for an admin to confirm [?metric&by&value&window_days&windows]"},
 };
 // clang-format on
 

@@ -28,6 +28,9 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
       if (!a) return a.err();
       rt.adapters.emplace(h.id, std::move(*a));
     }
+    auto mon = monitor::parse_monitoring(t.monitoring, "/tenants/" + std::to_string(&t - s->cfg_.tenants.data()) + "/monitoring");
+    if (!mon) return mon.err();
+    s->monitoring_.emplace(t.id, std::move(*mon));
     s->tenants_.emplace(t.id, std::move(rt));
   }
   if (open_store) {
@@ -43,6 +46,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     if (auto hs = health_store::open(so.path)) s->health_ = std::move(*hs);
     if (auto ts = token_store::open(so.path)) s->tokens_ = std::move(*ts);
     if (auto al = audit_log::open(so.path)) s->audit_ = std::move(*al);
+    if (auto mon = monitor::monitor_db::open(so.path)) s->monitor_ = std::move(*mon);
   }
   auto& m = s->metrics_;
   m.describe("closeloop_http_requests_total", "counter", "HTTP requests by route and status code.");
@@ -57,6 +61,11 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
   m.describe("closeloop_timers_pending", "gauge", "Deferred work (e.g. surveys) waiting for its time.");
   m.describe("closeloop_survey_page_total", "counter", "Survey page requests, by result (shown, second_step, answered, duplicate, already_answered, bad_input, bad_utf8, stale_form, cross_origin, invalid_link, expired, unknown_survey).");
   return s;
+}
+
+const monitor::monitoring_config* services::monitoring(std::string_view tenant) const {
+  auto it = monitoring_.find(tenant);
+  return it == monitoring_.end() ? nullptr : &it->second;
 }
 
 tenant_runtime* services::tenant(std::string_view id) {

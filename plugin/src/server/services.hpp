@@ -15,6 +15,7 @@
 #include "closeloop/store.hpp"
 #include "closeloop/token_store.hpp"
 #include "common/adapter.hpp"
+#include "monitor/service.hpp"
 #include "server/metrics.hpp"
 
 namespace closeloop::server {
@@ -42,6 +43,15 @@ class services {
   // a file store.
   token_store* tokens() noexcept { return tokens_.get(); }
   audit_log* audit() noexcept { return audit_.get(); }
+  // Monitoring (plugin/src/monitor): facts, rollups, alerts, reports (same file); null without a
+  // file store. monitoring(t): the tenant's parsed `monitoring` config (nullptr: unknown tenant).
+  monitor::monitor_db* monitor() noexcept { return monitor_.get(); }
+  const monitor::monitoring_config* monitoring(std::string_view tenant) const;
+  struct monitor_schedule {  // when the worker last evaluated each tenant's rules and reports
+    std::mutex mu;
+    std::map<std::string, timestamp, std::less<>> last_pass;
+  };
+  monitor_schedule& monitor_runs() noexcept { return monitor_runs_; }
   const clock& clk() const noexcept { return clock_; }
   metrics& stats() noexcept { return metrics_; }
 
@@ -71,6 +81,9 @@ class services {
   std::unique_ptr<health_store> health_;
   std::unique_ptr<token_store> tokens_;
   std::unique_ptr<audit_log> audit_;
+  std::unique_ptr<monitor::monitor_db> monitor_;
+  std::map<std::string, monitor::monitoring_config, std::less<>> monitoring_;
+  monitor_schedule monitor_runs_;
   system_clock clock_;
   std::function<void(task)> post_;
   mutable std::mutex base_mu_;

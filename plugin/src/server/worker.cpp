@@ -6,6 +6,7 @@
 #include "server/audit_events.hpp"
 #include "server/customer_health.hpp"
 #include "server/kb.hpp"
+#include "server/monitoring.hpp"
 #include "server/survey.hpp"
 
 namespace closeloop::server {
@@ -43,7 +44,9 @@ void worker::loop() {
 }
 
 // Customer health after the actions: a band change is written at most once per pass.
-int worker::run_once() { return fire_timers() + run_actions() + customer_health::sync(svc_); }
+int worker::run_once() {
+  return fire_timers() + run_actions() + customer_health::sync(svc_) + monitoring::tick(svc_);
+}
 
 int worker::fire_timers() {
   // One thread fires timers at a time; the others go on with actions. (A timer fired twice
