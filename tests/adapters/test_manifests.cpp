@@ -94,10 +94,16 @@ TEST_CASE("manifests/freshdesk: manifest.json and iparams.json meet Freshworks' 
   CHECK(iparams["closeloop_secret"]["secure"] == true);
   CHECK(iparams["closeloop_secret"]["required"] == true);
 
-  // The sidebar points at closeloop's sidebar page.
+  // The sidebar opens closeloop's sidebar page with a signed context that the
+  // closeloopSidebarContext template mints with the (secure) agent API token.
   const std::string app_js = read_text(fd_app / "app/scripts/app.js");
-  CHECK(app_js.find("'/sidebar?") != std::string::npos);
-  CHECK(app_js.find("closeloop_url") != std::string::npos);
+  CHECK(app_js.find("invokeTemplate('closeloopSidebarContext'") != std::string::npos);
+  CHECK(app_js.find("answer.url") != std::string::npos);
+  const json mint = read_json(fd_app / "config/requests.json")["closeloopSidebarContext"]["schema"];
+  CHECK(mint["method"] == "POST");
+  CHECK(mint["path"].get<std::string>().ends_with("/tickets/<%= context.ticket_id %>/sidebar-context"));
+  CHECK(mint["headers"]["Authorization"] == "Bearer <%= iparam.closeloop_api_token %>");
+  CHECK(iparams["closeloop_api_token"]["secure"] == true);
 
   // Every declared request template is defined and uses only declared iparams; secure iparams
   // appear in templates only, never in a file the browser loads.

@@ -133,10 +133,19 @@ TEST_CASE("zendesk app: manifest.json passes Zendesk's manifest rules", "[manife
   INFO(joined(pkg));
   CHECK(pkg.empty());
 
-  // What closeloop needs from it: the sidebar at {closeloop_url}/sidebar with signed URLs, and
-  // the secret parameters kept server-side.
-  CHECK(m["location"]["support"]["ticket_sidebar"]["url"] == "{{setting.closeloop_url}}/sidebar");
-  CHECK(m["signedUrls"] == true);
+  // What closeloop needs from it: the sidebar page (assets/iframe.html) that asks closeloop for a
+  // signed context with the secure agent token (a ZAF secure request to a whitelisted domain)
+  // and opens {closeloop_url}/sidebar?ctx=..., and the secret parameters kept server-side.
+  CHECK(m["location"]["support"]["ticket_sidebar"]["url"] == "assets/iframe.html");
+  CHECK_FALSE(m.contains("signedUrls"));
+  CHECK(!m["domainWhitelist"].empty());
+  {
+    std::ifstream js(app_dir / "assets/main.js");
+    const std::string text((std::istreambuf_iterator<char>(js)), {});
+    CHECK(text.find("secure: true") != std::string::npos);
+    CHECK(text.find("'Bearer {{setting.closeloop_api_token}}'") != std::string::npos);
+    CHECK(text.find("/sidebar-context") != std::string::npos);
+  }
   std::set<std::string> secure;
   for (const auto& p : m["parameters"]) {
     if (p.value("secure", false)) secure.insert(p["name"].get<std::string>());
@@ -319,8 +328,8 @@ TEST_CASE("zendesk app: zcli apps:server builds app.json from the manifest", "[m
   CHECK(a["name"] == "closeloop");
   CHECK(a["default_locale"] == "en");
   CHECK(a["framework_version"] == "2.0");
-  CHECK(a["signed_urls"] == true);
-  CHECK(a["locations"]["support"]["ticket_sidebar"]["url"] == "{{setting.closeloop_url}}/sidebar");
+  CHECK(a.value("signed_urls", false) == false);
+  CHECK(a["locations"]["support"]["ticket_sidebar"]["url"].get<std::string>().find("iframe.html") != std::string::npos);
   CHECK(a["locations"]["support"]["ticket_sidebar"]["flexible"] == true);
   REQUIRE(app["installations"].size() == 1);
   json settings = json::object();

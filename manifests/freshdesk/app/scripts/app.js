@@ -1,6 +1,7 @@
-// The ticket sidebar: closeloop's own sidebar page ({closeloop_url}/sidebar) for this ticket,
-// in an iframe. The secret never reaches the browser: the reachability check goes through the
-// closeloopHealth request template, which the platform fills with the secure iparam.
+// The ticket sidebar: closeloop's own sidebar page for this ticket, in an iframe. The page needs a
+// signed context (README "Agent sidebar"); the closeloopSidebarContext request template asks
+// closeloop for one with the agent API token, which the platform fills in from the secure iparam
+// (the browser never sees it), and answers {ctx, url, expires_at}: the iframe opens that url.
 document.addEventListener('DOMContentLoaded', function () {
   app.initialized().then(function (client) {
     client.events.on('app.activated', function () { show(client); });
@@ -9,15 +10,21 @@ document.addEventListener('DOMContentLoaded', function () {
 
 function show(client) {
   var status = document.getElementById('status');
-  Promise.all([client.iparams.get('closeloop_url'), client.data.get('ticket')])
+  Promise.all([client.data.get('ticket'), client.data.get('loggedInUser')])
     .then(function (results) {
-      var base = String(results[0].closeloop_url || '').replace(/\/+$/, '');
-      var ticket = results[1].ticket;
+      var ticket = results[0].ticket;
+      var user = results[1].loggedInUser || {};
+      var lang = String((user.contact && user.contact.language) || user.language || 'en');
+      return client.request.invokeTemplate('closeloopSidebarContext', {
+        context: { ticket_id: String(ticket.id), lang: lang }
+      });
+    })
+    .then(function (res) {
+      var answer = JSON.parse(res.response);
       var frame = document.getElementById('sidebar');
-      frame.src = base + '/sidebar?vendor=freshdesk&ticket=' + encodeURIComponent(ticket.id);
+      frame.src = answer.url;  // {closeloop_url}/sidebar?ctx=...
       frame.hidden = false;
       status.textContent = '';
-      return client.request.invokeTemplate('closeloopHealth', {});
     })
     .catch(function (err) {
       status.textContent = 'closeloop is not reachable: ' + (err && (err.status || err.message) || 'unknown error');

@@ -63,7 +63,8 @@ our $KeyField = 'closeloop key';
 # Set once RT::Action::AutoOpenInactive::Prepare is wrapped (see the end of this file).
 our $AutoOpenWrapped = 0;
 
-my %KNOWN_KEYS = map { $_ => 1 } qw(mode library config_file tenant host bridge_url bridge_secret timeout);
+my %KNOWN_KEYS = map { $_ => 1 } qw(mode library config_file tenant host bridge_url bridge_secret timeout
+    sidebar_url sidebar_secret sidebar_ttl);
 
 my $JSON = JSON->new->utf8->canonical;
 
@@ -148,6 +149,16 @@ sub CheckSettings {
         return ( undef, "key \"bridge_secret\": at least 16 characters, as closeloop requires of webhook_secret" )
             unless length $s{bridge_secret} >= 16;
     }
+    # The agent sidebar on the ticket page (optional): closeloop's URL and the tenant's sidebar.secret.
+    if ( defined $s{sidebar_url} || defined $s{sidebar_secret} ) {
+        return ( undef, "key \"sidebar_url\": expected closeloop's http(s) base URL, got '" . ( $s{sidebar_url} // '' ) . "'" )
+            unless defined $s{sidebar_url} && !ref $s{sidebar_url} && $s{sidebar_url} =~ m{\Ahttps?://[^/?#\s]+(?:/[^?#\s]*)?\z}i;
+        return ( undef, "key \"sidebar_secret\": at least 16 characters (the tenant's sidebar.secret in closeloop's configuration)" )
+            unless defined $s{sidebar_secret} && !ref $s{sidebar_secret} && length $s{sidebar_secret} >= 16;
+    }
+    $s{sidebar_ttl} = 300 unless defined $s{sidebar_ttl};
+    return ( undef, "key \"sidebar_ttl\": expected whole seconds 10..86400, got '$s{sidebar_ttl}'" )
+        unless !ref $s{sidebar_ttl} && $s{sidebar_ttl} =~ /\A[0-9]+\z/ && $s{sidebar_ttl} >= 10 && $s{sidebar_ttl} <= 86400;
     return ( \%s );
 }
 
@@ -426,6 +437,48 @@ C<sha256=> followed by the hex HMAC-SHA256 of C<timestamp . "." . body> (referen
 sub SignBody {
     my ( $class, $secret, $ts, $body ) = @_;
     return 'sha256=' . Digest::SHA::hmac_sha256_hex( "$ts.$body", $secret );
+}
+
+=head2 SidebarContext $settings, $ticket_id, $agent, $lang, $now
+
+The sidebar's signed host context (closeloop's F<plugin/src/server/sidebar_context.hpp>):
+C<v1.> base64url(JSON payload) C<.> hex HMAC-SHA256(sidebar_secret, C<closeloop-sidebar.v1.> payload),
+valid C<sidebar_ttl> seconds.
+
+=cut
+
+sub SidebarContext {
+    my ( $class, $s, $ticket_id, $agent, $lang, $now ) = @_;
+    require MIME::Base64;
+    $now = time unless defined $now;
+    my %payload = (
+        tenant => $s->{tenant},
+        host   => $s->{host},
+        ticket => "$ticket_id",
+        agent  => defined $agent ? "$agent" : '',
+        iat    => 0 + $now,
+        exp    => 0 + $now + $s->{sidebar_ttl},
+    );
+    $payload{lang} = $lang if defined $lang && length $lang;
+    my $payload = MIME::Base64::encode_base64url( $JSON->encode( \%payload ) );
+    return "v1.$payload." . Digest::SHA::hmac_sha256_hex( "closeloop-sidebar.v1.$payload", $s->{sidebar_secret} );
+}
+
+=head2 SidebarURL $ticket, $current_user
+
+The sidebar page's URL for the ticket page (the ShowSummary callback), or nothing when the
+sidebar is not configured.
+
+=cut
+
+sub SidebarURL {
+    my ( $class, $ticket, $user ) = @_;
+    my $s = $class->Settings or return;
+    return unless $s->{sidebar_url} && $s->{sidebar_secret} && $ticket && $ticket->id;
+    my $lang = $user && $user->UserObj ? ( $user->UserObj->Lang || '' ) : '';
+    $lang = $lang =~ /\Azh[-_](?:tw|hk|hant)/i ? 'zh-TW' : $lang =~ /\Azh/i ? 'zh-CN' : $lang ? 'en' : '';
+    ( my $base = $s->{sidebar_url} ) =~ s{/+\z}{};
+    return "$base/sidebar?ctx=" . $class->SidebarContext( $s, $ticket->id, $user ? $user->Name : '', $lang );
 }
 
 sub _serve_message {
