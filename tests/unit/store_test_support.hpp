@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -70,6 +71,25 @@ inline action make_action(const event& ev, action_type type, const std::string& 
   a.caused_by = ev.host_event_id;
   a.params = std::move(params);
   return a;
+}
+
+// What the worker does with due timers: each becomes a timer.fired event "timer:<id>".
+inline std::vector<event> due_timer_events(store& db, timestamp now) {
+  std::vector<event> out;
+  auto due = db.due_timers(now, 1000);
+  REQUIRE(due);
+  for (const auto& t : *due) {
+    event ev;
+    ev.type = event_type::timer_fired;
+    ev.tenant = t.tenant;
+    ev.host = t.host;
+    ev.ticket_id = t.ticket_id;
+    ev.host_event_id = "timer:" + std::to_string(t.id);
+    ev.occurred_at = t.due_at;
+    ev.data = {{"kind", t.kind}, {"timer_id", t.id}};
+    out.push_back(std::move(ev));
+  }
+  return out;
 }
 
 // An internal note due at at(0), so outbox tests do not depend on the wall clock.

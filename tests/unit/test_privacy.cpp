@@ -281,19 +281,7 @@ struct survey_loop {
     if (!r) FAIL(r.err().message);
   }
   void fire_due() {
-    auto due = db->due_timers(clk.now(), 1000);
-    REQUIRE(due);
-    for (const auto& t : *due) {
-      event ev;
-      ev.type = event_type::timer_fired;
-      ev.tenant = t.tenant;
-      ev.host = t.host;
-      ev.ticket_id = t.ticket_id;
-      ev.host_event_id = "timer:" + std::to_string(t.id);
-      ev.occurred_at = t.due_at;
-      ev.data = {{"kind", t.kind}, {"timer_id", t.id}};
-      put(ev);
-    }
+    for (const auto& ev : store_test::due_timer_events(*db, clk.now())) put(ev);
   }
   int invitations(const std::string& ticket) {
     auto all = db->outbox(std::nullopt, 100000);

@@ -54,23 +54,7 @@ struct loop {
     return e;
   }
   // What the worker does: every due timer becomes a timer.fired event "timer:<id>".
-  std::vector<event> due_timer_events() {
-    std::vector<event> out;
-    auto due = db->due_timers(clk.now(), 1000);
-    REQUIRE(due);
-    for (const auto& t : *due) {
-      event ev;
-      ev.type = event_type::timer_fired;
-      ev.tenant = t.tenant;
-      ev.host = t.host;
-      ev.ticket_id = t.ticket_id;
-      ev.host_event_id = "timer:" + std::to_string(t.id);
-      ev.occurred_at = t.due_at;
-      ev.data = {{"kind", t.kind}, {"timer_id", t.id}};
-      out.push_back(std::move(ev));
-    }
-    return out;
-  }
+  std::vector<event> due_timer_events() { return store_test::due_timer_events(*db, clk.now()); }
   int fire_due() {
     int n = 0;
     for (const auto& ev : due_timer_events()) {
