@@ -1,5 +1,6 @@
 // closeloop doctor (doctor.hpp).
 #include "cli/doctor.hpp"
+#include "cli/privacy.hpp"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -154,6 +155,7 @@ int run_doctor(const doctor_options& o) {
   r.ok("configuration " + o.config_path + " is valid (" + std::to_string(cfg->tenants.size()) + " tenant(s))");
   if (!o.db_path.empty()) cfg->store.path = o.db_path;
   check_tls(*cfg, r);
+  check_secrets(*cfg, r);  // keys (cli/doctor_secrets.cpp)
 
   auto svc = server::services::create(*cfg);
   if (!svc) {
