@@ -66,6 +66,18 @@ std::string url::authority() const {
 
 std::string url::str() const { return scheme + "://" + authority() + target; }
 
+std::string url::origin() const {
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return scheme + "://" + h + ":" + std::to_string(port);
+}
+
+result<void> client_options::allow(std::string_view base_url) {
+  auto u = parse_url(base_url);
+  if (!u) return std::move(u).err();
+  allowed_origins.push_back(u->origin());
+  return {};
+}
+
 result<url> parse_url(std::string_view text) {
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
@@ -307,6 +319,18 @@ result<response> client::send(const request& req) const { return send(req, opts_
 result<response> client::send(const request& req, std::chrono::milliseconds timeout) const {
   auto parsed = parse_url(req.url);
   if (!parsed) return std::move(parsed).err();
+  if (!opts_.allowed_origins.empty()) {
+    const std::string origin = parsed->origin();
+    bool allowed = false;
+    for (const auto& o : opts_.allowed_origins) allowed = allowed || o == origin;
+    if (!allowed) {
+      std::string list;
+      for (const auto& o : opts_.allowed_origins) list += (list.empty() ? "" : ", ") + o;
+      return make_error(errc::invalid_argument, "outbound call refused: " + quoted(parsed->str()) +
+                                                    " is outside the configured host base URL (allowed: " + list +
+                                                    "); closeloop only calls the hosts in its configuration");
+    }
+  }
   if (timeout <= std::chrono::milliseconds::zero()) timeout = std::chrono::milliseconds{1};
 
   try {

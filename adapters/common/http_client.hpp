@@ -5,6 +5,11 @@
 //  - One overall deadline covers resolve, connect, TLS handshake, write and read.
 //  - The response body is limited (8 MiB by default); header names come back lower-case.
 //  - One connection per request ("Connection: close"): vendor calls are few and far between.
+//  - Redirects are never followed (a 3xx is returned as it is).
+//  - Outbound allow-list: a client built with allowed origins (every adapter allows exactly its
+//    configured base URL's) refuses any other scheme/host/port before any I/O, so a URL taken
+//    from a vendor payload (a next_page link, an article link) cannot make closeloop call
+//    elsewhere (SSRF). The refusal is errc::invalid_argument, not retryable, naming both.
 // Errors are values: DNS, connect, timeout and connection-level failures are errc::unavailable
 // and retryable; a bad URL is errc::invalid_argument; a certificate that does not verify is
 // errc::unavailable, not retryable (an operator has to fix it).
@@ -13,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "closeloop/result.hpp"
 #include "common/headers.hpp"
@@ -27,6 +33,7 @@ struct url {
   bool tls() const noexcept { return scheme == "https"; }
   std::string authority() const;  // host[:port] as it goes in the Host header (port omitted when default)
   std::string str() const;        // scheme://authority/target
+  std::string origin() const;     // scheme://host:port, the port always written (allow-list key)
 };
 
 // "http(s)://host[:port][/path][?query]" (fragment dropped). Rejects other schemes, user info,
@@ -53,6 +60,10 @@ struct client_options {
   std::size_t body_limit = 8 * 1024 * 1024;
   std::string ca_file;  // PEM bundle to trust instead of the system store (tests, private CAs)
   std::string user_agent = "closeloop/0.1";
+  // Origins (url::origin()) requests may go to; empty: any (CLI tools, tests). Fill with allow().
+  std::vector<std::string> allowed_origins;
+  // Adds base_url's origin to allowed_origins; a URL parse_url refuses is returned as its error.
+  result<void> allow(std::string_view base_url);
 };
 
 class client {

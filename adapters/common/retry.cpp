@@ -179,6 +179,15 @@ action_outcome outcome_from_http(const http::response& r, timestamp now) {
     if (const std::string* ra = r.header("retry-after")) after = parse_retry_after(*ra, now);
     return action_outcome::retry(host_message(r), s, after);
   }
+  if (s >= 300 && s <= 399) {
+    // Never followed, to another origin or not: the configured base URL is the only target.
+    const std::string* location = r.header("location");
+    return action_outcome::failed("HTTP " + std::to_string(s) + " redirect to \"" +
+                                      (location ? truncate_utf8(*location, max_message) : std::string("?")) +
+                                      "\" not followed (closeloop never follows redirects; set base_url to the "
+                                      "host's final address)",
+                                  s);
+  }
   return action_outcome::failed(host_message(r), s);
 }
 

@@ -39,7 +39,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 std::string host_message(const http::response& r);
 
 // 2xx -> done; 408, 425, 429 and 5xx -> retry (Retry-After honoured); every other status
-// (3xx, other 4xx) -> failed. The message keeps the host's own words (host_message).
+// (3xx, other 4xx) -> failed. The message keeps the host's own words (host_message); a 3xx names
+// its Location and says that redirects are never followed.
 action_outcome outcome_from_http(const http::response& r, timestamp now);
 action_outcome outcome_from_http(const http::response& r);  // now = system clock
 

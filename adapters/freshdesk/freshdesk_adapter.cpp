@@ -139,6 +139,8 @@ result<std::unique_ptr<freshdesk_adapter>> freshdesk_adapter::create(const tenan
   opts.timeout = env.http_timeout;
   opts.ca_file = s.ca_file;
   opts.user_agent = "closeloop/0.1 (freshdesk)";
+  // Outbound calls only to the configured base URL's origin (no SSRF through payload links).
+  if (auto r = opts.allow(s.base_url); !r) return config_error(prefix + ".base_url", r.err().message);
   return std::unique_ptr<freshdesk_adapter>(
       new freshdesk_adapter(tenant.id, host.id, env, std::move(s), http::client(std::move(opts))));
 }

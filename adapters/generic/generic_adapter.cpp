@@ -77,6 +77,7 @@ result<std::unique_ptr<generic_adapter>> generic_adapter::create(const tenant_co
     auto parsed = http::parse_url(**url_text);
     if (!parsed) return config_error(ep_key + ".url", "expected an http(s) URL: " + parsed.err().message);
     endpoint = std::move(parsed).value();
+    opts.allowed_origins = {endpoint->origin()};  // outbound calls go to the endpoint's origin only
 
     auto out_secret = string_setting(*ep, "secret", ep_key + ".secret");
     if (!out_secret) return std::move(out_secret).err();

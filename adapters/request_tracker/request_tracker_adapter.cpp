@@ -137,6 +137,8 @@ result<std::unique_ptr<request_tracker_adapter>> request_tracker_adapter::create
   opts.timeout = env.http_timeout;
   opts.ca_file = s.ca_file;
   opts.user_agent = "closeloop/0.1 (request_tracker)";  // never Mozilla-like: RT would redirect to its login page
+  // Outbound calls only to the configured base URL's origin (no SSRF through payload links).
+  if (auto r = opts.allow(s.base_url); !r) return config_error(prefix + ".base_url", r.err().message);
   return std::unique_ptr<request_tracker_adapter>(
       new request_tracker_adapter(tenant.id, host.id, env, std::move(s), http::client(std::move(opts))));
 }

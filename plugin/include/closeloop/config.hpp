@@ -53,6 +53,10 @@ struct worker_config {
   milliseconds backoff_max{15 * 60 * 1000};
   milliseconds lease{60000};  // a claimed action not finished in this time is retried
   milliseconds http_timeout{10000};
+  // Per-host circuit breaker: after this many consecutive retryable failures (transport errors,
+  // 408, 5xx) the host's actions are not attempted for breaker_cooldown, then one probe decides.
+  int breaker_failures = 5;  // 0: no breaker
+  milliseconds breaker_cooldown{30000};
 };
 
 struct host_config {

@@ -37,6 +37,7 @@ struct ingest_result {
 
 enum class outbox_status { pending, running, done, failed, cancelled, applied };
 std::string_view to_string(outbox_status s) noexcept;
+std::optional<outbox_status> outbox_status_from_string(std::string_view s) noexcept;  // "failed" -> failed
 
 struct outbox_item {
   std::int64_t id = 0;
@@ -115,6 +116,9 @@ class store {
   result<void> mark_done(std::int64_t id, timestamp now);
   result<void> mark_retry(std::int64_t id, timestamp next_attempt_at, const std::string& error);
   result<void> mark_failed(std::int64_t id, const std::string& error);
+  // Hands a claimed row back unattempted (its host's circuit is open): pending again at
+  // next_attempt_at, the attempt claim_due counted taken back, last_error kept.
+  result<void> mark_deferred(std::int64_t id, timestamp next_attempt_at);
   result<std::vector<outbox_item>> outbox(std::optional<outbox_status> filter, int limit);
 
   // Timers: pending timers due at or before now (not claimed; firing is idempotent through the

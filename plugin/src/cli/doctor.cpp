@@ -172,7 +172,10 @@ int run_doctor(const doctor_options& o) {
         for (const auto& f : *failed)
           r.detail("#" + std::to_string(f.id) + " " + std::string(to_string(f.act.type)) + " ticket " + f.act.ticket_id + " (" +
                    f.act.tenant + "/" + f.act.host + "): " + f.last_error);
+      r.detail("see them with `closeloop outbox list --status failed`; replay with `closeloop outbox retry ID` or "
+               "`--all-failed` (same idempotency keys: no duplicates)");
     }
+    check_circuits(**svc, r);
     for (const auto& t : cfg->tenants) {
       if (t.pol.survey.enabled && t.pol.survey.link_secret.empty())
         r.fail("tenant " + t.id + ": surveys are enabled but policy.survey.link_secret is not set, so no invitation "

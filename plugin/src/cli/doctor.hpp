@@ -7,6 +7,10 @@
 
 #include "closeloop/config.hpp"
 
+namespace closeloop::server {
+class services;
+}
+
 namespace closeloop::cli {
 
 class doctor_report {
@@ -26,5 +30,10 @@ class doctor_report {
 // certificate valid now (expired or not yet valid fails; under 30 days left is a note).
 // Without server.tls: a note that serving is plain HTTP.
 void check_tls(const config& cfg, doctor_report& r);
+
+// The hosts' circuit breakers as the worker last recorded them: an open or half-open circuit fails,
+// naming since when, after how many failures, the last error and when the next probe goes
+// (cli/doctor_resilience.cpp).
+void check_circuits(server::services& svc, doctor_report& r);
 
 }  // namespace closeloop::cli

@@ -16,6 +16,7 @@
 #include "cli/learn.hpp"
 #include "cli/privacy.hpp"
 #include "server/log_scrub.hpp"
+#include "cli/outbox.hpp"
 
 int main(int argc, char** argv) {
   using namespace closeloop::cli;
@@ -133,6 +134,9 @@ int main(int argc, char** argv) {
   monitor_commands mon;
   add_monitor_commands(app, mon);
 
+  outbox_commands obx;
+  add_outbox_commands(app, obx);
+
   privacy_commands prv;
   add_privacy_commands(app, prv);
 
@@ -148,6 +152,7 @@ int main(int argc, char** argv) {
 
   if (auto rc = run_access_commands(acc)) return *rc;
   if (auto rc = run_monitor_commands(mon)) return *rc;
+  if (auto rc = run_outbox_commands(obx)) return *rc;
   if (auto rc = run_privacy_commands(prv)) return *rc;
   if (*serve) return run_serve(so);
   if (*replay) return run_replay(ro);

@@ -124,6 +124,8 @@ worker_config map_worker(const json& j) {
   set_ms(j, "backoff_max_ms", w.backoff_max);
   set_ms(j, "lease_ms", w.lease);
   set_ms(j, "http_timeout_ms", w.http_timeout);
+  set_if(j, "breaker_failures", w.breaker_failures);
+  set_ms(j, "breaker_cooldown_ms", w.breaker_cooldown);
   return w;
 }
 

@@ -28,6 +28,12 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t header_limit = 16 * 1024;
+
+// TLS 1.2 suites when serving HTTPS, in our order of preference (ECDHE + AEAD only).
+constexpr const char* server_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr auto drain_grace = std::chrono::seconds(10);
 
 struct shared_state {
@@ -264,12 +270,15 @@ result<std::uint16_t> http_server::start() {
       auto& ctx = *p_->tls;
       ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-      // TLS 1.2: forward-secret AEAD suites only; TLS 1.3 suites are OpenSSL's (all AEAD).
-      SSL_CTX_set_cipher_list(ctx.native_handle(),
-                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+      SSL_CTX* native = ctx.native_handle();
+      SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+      // Our order of suites wins over the client's; no TLS compression (CRIME); no renegotiation
+      // (a client-initiated renegotiation is refused with a no_renegotiation alert).
+      SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+                                      SSL_OP_NO_RENEGOTIATION);
+      // TLS 1.2: forward-secret (ECDHE) AEAD suites only; TLS 1.3 keeps OpenSSL's defaults (all AEAD).
+      if (SSL_CTX_set_cipher_list(native, server_tls12_ciphers) != 1)
+        return make_error(errc::internal, "server.tls: OpenSSL accepts none of the TLS 1.2 cipher suites");
       ctx.use_certificate_chain_file(sc.tls->cert_file);
       ctx.use_private_key_file(sc.tls->key_file, ssl::context::pem);
     } catch (const std::exception& e) {

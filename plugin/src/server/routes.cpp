@@ -9,6 +9,7 @@
 #include "server/customer_health.hpp"
 #include "server/kb.hpp"
 #include "server/monitoring.hpp"
+#include "server/outbox_api.hpp"
 #include "server/sidebar.hpp"
 #include "server/survey_page.hpp"
 
@@ -48,6 +49,12 @@ const std::array k_routes{
           "revoke one of the tenant's API tokens"},
     route{m_get, "/api/v1/tenants/{tenant}/audit", access::admin, admin_api::list_audit,
           "the tenant's audit log entries [?since=RFC3339&action=A&limit=N]"},
+    route{m_get, "/api/v1/tenants/{tenant}/outbox", access::admin, outbox_api::list,
+          "the tenant's outbox actions, newest first, with errors and retries [?status=failed&limit=N]"},
+    route{m_post, "/api/v1/tenants/{tenant}/outbox/{id}/retry", access::admin, outbox_api::retry_one,
+          "re-queue one failed action (same idempotency key); audited"},
+    route{m_post, "/api/v1/tenants/{tenant}/outbox/retry-failed", access::admin, outbox_api::retry_failed,
+          "re-queue every failed action of the tenant; audited"},
     route{m_get, "/api/v1/tenants/{tenant}/metrics", access::viewer, monitoring::handle_metrics,
           "satisfaction figures per segment and period [?by&value&period&from&to&format=json|csv]"},
     route{m_get, "/api/v1/tenants/{tenant}/metrics/tickets", access::viewer, monitoring::handle_tickets,

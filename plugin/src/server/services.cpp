@@ -44,6 +44,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     // A ":memory:" store has no second connection: the KB loop is then off (kb() is null).
     if (auto kb = kb_store::open(so.path)) s->kb_ = std::move(*kb);
     if (auto hs = health_store::open(so.path)) s->health_ = std::move(*hs);
+    if (auto oa = outbox_admin::open(so.path)) s->outbox_admin_ = std::move(*oa);
     if (auto ts = token_store::open(so.path)) s->tokens_ = std::move(*ts);
     if (auto al = audit_log::open(so.path)) s->audit_ = std::move(*al);
     if (auto mon = monitor::monitor_db::open(so.path)) s->monitor_ = std::move(*mon);

@@ -12,6 +12,7 @@
 #include "closeloop/audit.hpp"
 #include "closeloop/health_store.hpp"
 #include "closeloop/kb_store.hpp"
+#include "closeloop/outbox_admin.hpp"
 #include "closeloop/store.hpp"
 #include "closeloop/token_store.hpp"
 #include "common/adapter.hpp"
@@ -39,6 +40,8 @@ class services {
   kb_store* kb() noexcept { return kb_.get(); }
   // Customer health facts and bands (same file; server/customer_health.hpp); null without a file store.
   health_store* health() noexcept { return health_.get(); }
+  // The dead-letter view/replay and the hosts' circuit rows (same file); null without a file store.
+  closeloop::outbox_admin* outbox_admin() noexcept { return outbox_admin_.get(); }
   // API tokens and the audit log (same file; server/auth.hpp, closeloop/audit.hpp); null without
   // a file store.
   token_store* tokens() noexcept { return tokens_.get(); }
@@ -79,6 +82,7 @@ class services {
   std::unique_ptr<store> db_;
   std::unique_ptr<kb_store> kb_;
   std::unique_ptr<health_store> health_;
+  std::unique_ptr<closeloop::outbox_admin> outbox_admin_;
   std::unique_ptr<token_store> tokens_;
   std::unique_ptr<audit_log> audit_;
   std::unique_ptr<monitor::monitor_db> monitor_;

@@ -89,14 +89,16 @@ std::optional<target> resolve(const http_request& req, services& svc, const std:
   t.tenant = t.ctx.empty() ? field("tenant") : claimed_tenant(t.ctx);
   const std::string lang_hint = sidebar_lang(field("lang"));
   if (t.tenant.empty()) {
-    const bool has_token = !auth::bearer_token(req).empty();
-    const auto st = t.ctx.empty() && !has_token ? http::status::unauthorized : http::status::bad_request;
+    // No credential, or a context that cannot be read: 401. A token without ?tenant=: 400.
+    const bool token_only = t.ctx.empty() && !auth::bearer_token(req).empty();
+    const auto st = token_only ? http::status::bad_request : http::status::unauthorized;
     respond(page_response(req, svc, "", st,
-                          render_message(lang_hint, st == http::status::unauthorized ? "401 — sign in" : "400",
-                                         st == http::status::unauthorized
+                          render_message(lang_hint, token_only ? "400" : "401 — sign in",
+                                         token_only ? "?tenant=, ?host= and ?ticket= name the ticket for a token"
+                                         : t.ctx.empty()
                                              ? "Open the sidebar from a ticket: it needs the host's signed context "
                                                "(ctx) or an agent API token."
-                                             : "The context names no tenant, or ?tenant= is missing.")));
+                                             : "sidebar context: unreadable (expected v1.<payload>.<signature>)")));
     return std::nullopt;
   }
   auto a = auth::authorize(req, svc, t.tenant, auth::role::agent, context_verifier);

@@ -11,7 +11,57 @@
 
 namespace closeloop::server {
 
-worker::worker(services& svc, int threads) : svc_(svc), threads_(std::max(1, threads)) {}
+namespace {
+
+void publish_gauge(services& svc, const circuit_info& c) {
+  const std::string labels = "tenant=\"" + label_value(c.tenant) + "\",host=\"" + label_value(c.host) + "\"";
+  svc.stats().set_gauge("closeloop_host_circuit_state", labels,
+                        c.state == circuit_state::closed ? 0 : c.state == circuit_state::open ? 1 : 2);
+}
+
+}  // namespace
+
+void worker::publish(const circuit_info& c) {
+  publish_gauge(svc_, c);
+  const std::string labels = "tenant=\"" + label_value(c.tenant) + "\",host=\"" + label_value(c.host) + "\"";
+  if (c.state == circuit_state::open) {
+    svc_.stats().inc("closeloop_host_circuit_opened_total", labels);
+    spdlog::warn("circuit open tenant={} host={} after {} consecutive failure(s); its actions wait until {}: {}",
+                 c.tenant, c.host, c.failures, format_rfc3339(c.retry_at), c.last_error);
+  } else if (c.state == circuit_state::half_open) {
+    spdlog::info("circuit half-open tenant={} host={}: one probe", c.tenant, c.host);
+  } else {
+    spdlog::info("circuit closed tenant={} host={}: the host answers again", c.tenant, c.host);
+  }
+  if (auto* oa = svc_.outbox_admin()) {
+    circuit_row r{c.tenant, c.host, std::string(to_string(c.state)), c.failures, c.opened_at, c.retry_at,
+                  svc_.clk().now(), c.last_error};
+    if (auto w = oa->save_circuit(r); !w) spdlog::error("cannot record circuit tenant={} host={}: {}", c.tenant, c.host, w.err().message);
+  }
+}
+
+worker::worker(services& svc, int threads)
+    : svc_(svc),
+      threads_(std::max(1, threads)),
+      breakers_({svc.cfg().worker.breaker_failures, svc.cfg().worker.breaker_cooldown}) {
+  svc_.stats().describe("closeloop_host_circuit_state", "gauge",
+                        "Per-host circuit breaker: 0 closed, 1 open (actions wait), 2 half-open (one probe).");
+  svc_.stats().describe("closeloop_host_circuit_opened_total", "counter", "Times a host's circuit opened.");
+  svc_.stats().describe("closeloop_actions_deferred_total", "counter",
+                        "Actions handed back unattempted because their host's circuit was open.");
+  // Circuits open when the previous run stopped stay open until their cool-down ends.
+  if (auto* oa = svc_.outbox_admin(); oa && breakers_.options().failures > 0) {
+    if (auto rows = oa->circuits()) {
+      for (const auto& r : *rows) {
+        circuit_info c{r.tenant, r.host, circuit_state_from_string(r.state).value_or(circuit_state::closed),
+                       r.failures, r.opened_at, r.retry_at, r.last_error};
+        if (c.state == circuit_state::closed) continue;
+        breakers_.restore(c);
+        publish_gauge(svc_, c);
+      }
+    }
+  }
+}
 
 worker::~worker() { stop(); }
 
@@ -96,6 +146,21 @@ int worker::run_actions() {
     action a = item.act;
     adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
     std::string vendor = ad ? std::string(ad->vendor()) : "none";
+    if (ad) {
+      const auto adm = breakers_.admit(a.tenant, a.host, now);
+      if (!adm.go) {  // the host's circuit is open: not attempted, not charged an attempt
+        if (auto d = svc_.db().mark_deferred(item.id, adm.retry_at); !d)
+          spdlog::error("cannot defer action {}: {}", item.id, d.err().message);
+        svc_.stats().inc("closeloop_actions_deferred_total",
+                         "tenant=\"" + label_value(a.tenant) + "\",host=\"" + label_value(a.host) + "\"");
+        continue;
+      }
+      if (adm.probe) {
+        for (const auto& c : breakers_.snapshot())
+          if (c.tenant == a.tenant && c.host == a.host) publish(c);
+      }
+    }
+    bool to_host = false;  // the outcome is the host's answer (or its silence)
     adapters::action_outcome out;
     if (!ad) {
       out = adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
@@ -104,11 +169,18 @@ int worker::run_actions() {
       out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
     } else if (kb::handles(a)) {
       out = kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
+      to_host = true;
     } else {
       out = ad->execute(a);
+      to_host = true;
     }
     const char* outcome_label = "done";
     now = svc_.clk().now();
+    if (ad) {
+      if (auto changed = breakers_.record(a.tenant, a.host, to_host ? judge(out) : host_verdict::no_signal,
+                                          out.message, now))
+        publish(*changed);
+    }
     if (out.k == adapters::action_outcome::kind::done) {
       (void)svc_.db().mark_done(item.id, now);
       audit_events::host_write(svc_, item, out);

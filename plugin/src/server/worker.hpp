@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/breaker.hpp"
 #include "server/retention.hpp"
 #include "server/services.hpp"
 
@@ -24,10 +25,14 @@ class worker {
   // One pass (fire timers, run one batch); returns how many items were handled. For tests/CLI.
   int run_once();
 
+  // The hosts' circuit breakers (state also in /metrics and, for doctor, in the store).
+  const circuit_breakers& breakers() const noexcept { return breakers_; }
+
  private:
   int fire_timers();
   int run_actions();
   void loop();
+  void publish(const circuit_info& c);  // metrics, log, store
 
   services& svc_;
   int threads_;
@@ -39,6 +44,7 @@ class worker {
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};
   retention_purge purge_;  // privacy.retention, run from loop()
+  circuit_breakers breakers_;
 };
 
 }  // namespace closeloop::server

@@ -37,10 +37,6 @@ std::string_view to_string(outbox_status s) noexcept {
   return "pending";
 }
 
-namespace {
-
-constexpr int k_busy_timeout_ms = 5000;
-
 std::optional<outbox_status> outbox_status_from_string(std::string_view s) noexcept {
   for (auto st : {outbox_status::pending, outbox_status::running, outbox_status::done, outbox_status::failed,
                   outbox_status::cancelled, outbox_status::applied}) {
@@ -48,6 +44,10 @@ std::optional<outbox_status> outbox_status_from_string(std::string_view s) noexc
   }
   return std::nullopt;
 }
+
+namespace {
+
+constexpr int k_busy_timeout_ms = 5000;
 
 // One unit of work for the committer: `run` executes inside its own SAVEPOINT of the batch
 // transaction (returning an error, or throwing, rolls back that savepoint only); `finish` runs
@@ -726,6 +726,18 @@ result<void> store::mark_failed(std::int64_t id, const std::string& err) {
         "UPDATE outbox SET status = 'failed', lease_until_ms = NULL, last_error = ?, updated_at_ms = ?"
         " WHERE id = ? AND status = 'running'");
     up->bind(1, err);
+    up->bind(2, to_ms(wall_now()));
+    up->bind(3, id);
+    return impl::transition_result(sc, up->exec(), id);
+  });
+}
+
+result<void> store::mark_deferred(std::int64_t id, timestamp next_attempt_at) {
+  return p_->write_sync<void>([id, next_attempt_at](statement_cache& sc) -> result<void> {
+    auto up = sc.get(
+        "UPDATE outbox SET status = 'pending', next_attempt_at_ms = ?, lease_until_ms = NULL,"
+        " attempts = max(attempts - 1, 0), updated_at_ms = ? WHERE id = ? AND status = 'running'");
+    up->bind(1, to_ms(next_attempt_at));
     up->bind(2, to_ms(wall_now()));
     up->bind(3, id);
     return impl::transition_result(sc, up->exec(), id);
