@@ -1,0 +1,220 @@
+// Alerts and scheduled reports end to end over real sockets: a rule over real rollups (SQLite)
+// raises a red alert delivered as a signed webhook, a Slack-compatible message, an e-mail through
+// a real SMTP conversation with a loopback SMTP server, and an internal note on a tracking ticket;
+// evaluating again raises nothing new; the alert is acknowledged; healthy figures resolve it.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "closeloop/store.hpp"
+#include "common/crypto.hpp"
+#include "loopback_server.hpp"
+#include "monitor/service.hpp"
+#include "smtp_server.hpp"
+
+using namespace closeloop;
+using namespace closeloop::monitor;
+using nlohmann::json;
+
+namespace {
+
+struct temp_db {
+  std::filesystem::path dir;
+  std::string path;
+  std::unique_ptr<store> st;
+  std::unique_ptr<monitor_db> db;
+  temp_db() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "closeloop-mon-XXXXXX").string();
+    dir = ::mkdtemp(tmpl.data());
+    path = (dir / "m.db").string();
+    auto s = store::open(store_options{path});
+    REQUIRE(s);
+    st = std::move(*s);
+    auto m = monitor_db::open(path);
+    REQUIRE(m);
+    db = std::move(*m);
+  }
+  ~temp_db() {
+    db.reset();
+    st.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// n csat answers per day over the 7 days before `today`, `good` of each 10 scoring 4-5.
+std::vector<fact> week_of(std::int64_t today, int per_day, int good_of_10, const std::string& prefix) {
+  std::vector<fact> out;
+  for (int d = 1; d <= 7; ++d)
+    for (int i = 0; i < per_day; ++i) {
+      fact f;
+      f.tenant = "acme";
+      f.host = "zendesk";
+      f.ticket_id = prefix + std::to_string(d) + "-" + std::to_string(i);
+      f.day = today - d;
+      f.solved = f.surveyed = true;
+      f.kind = "csat";
+      f.group = "Billing";
+      f.score = i % 10 < good_of_10 ? 5 : 2;
+      out.push_back(f);
+    }
+  return out;
+}
+
+monitoring_config config_for(const test::loopback_server& hooks, int smtp_port) {
+  json mon = {{"channels",
+               {{"hook", {{"type", "webhook"}, {"url", hooks.url("/alerts")}, {"secret", "0123456789abcdef0123"}}},
+                {"slack", {{"type", "slack"}, {"url", hooks.url("/slack")}}},
+                {"mail",
+                 {{"type", "email"},
+                  {"smtp_host", "127.0.0.1"},
+                  {"smtp_port", smtp_port},
+                  {"from", "closeloop@example.com"},
+                  {"to", {"lead@example.com", "ops@example.com"}}}},
+                {"tracker", {{"type", "host_note"}, {"host", "zendesk"}, {"ticket", "900"}}}}},
+              {"alerts",
+               {{{"id", "csat-billing"},
+                 {"owner", "lead@example.com"},
+                 {"segment", {{"by", "group"}, {"value", "Billing"}}},
+                 {"min_sample", 30},
+                 {"deliver", {"hook", "slack", "mail", "tracker"}},
+                 {"conditions", {{{"metric", "csat"}, {"type", "absolute"}, {"yellow", 80}, {"red", 70}}}}}}},
+              {"reports", {{{"name", "weekly"}, {"period", "week"}, {"deliver", {"mail"}}}}}};
+  auto c = parse_monitoring(mon, "/tenants/0/monitoring");
+  REQUIRE(c);
+  return *c;
+}
+
+}  // namespace
+
+TEST_CASE("monitor: a red alert is delivered on every channel, acknowledged and resolved", "[integration][monitor]") {
+  temp_db t;
+  test::loopback_server hooks;
+  itest::smtp_server smtp;
+  const timestamp now = *parse_rfc3339("2026-11-23T08:00:00Z");
+  const std::int64_t today = day_of(now);
+  REQUIRE(t.db->put_facts(week_of(today, 10, 5, "a")));  // CSAT 50 % over 70 answers
+  auto cfg = config_for(hooks, smtp.port());
+  std::vector<std::string> notes;
+  host_note_fn note = [&](const std::string& host, const std::string& ticket, const std::string& body) -> result<void> {
+    notes.push_back(host + "#" + ticket + ": " + body);
+    return {};
+  };
+
+  auto p = evaluate_alerts(*t.db, "acme", cfg, now, note);
+  INFO(json(p.log).dump());
+  CHECK(p.raised == 1);
+  CHECK(p.delivery_failures == 0);
+  auto alerts = list_alerts(*t.db, "acme", "open", 10);
+  REQUIRE(alerts->size() == 1);
+  const alert_row a = alerts->front();
+  CHECK(a.level == "red");
+  CHECK(a.owner == "lead@example.com");
+
+  // Signed webhook: the signature verifies over timestamp "." body with the channel's secret.
+  REQUIRE(hooks.wait_for_requests(2));
+  auto reqs = hooks.requests();
+  const auto* hook = reqs[0].target == "/alerts" ? &reqs[0] : &reqs[1];
+  REQUIRE(hook->target == "/alerts");
+  const std::string ts = *hook->header("x-closeloop-timestamp");
+  CHECK(*hook->header("x-closeloop-signature") == webhook_signature("0123456789abcdef0123", ts, hook->body));
+  CHECK(*hook->header("x-closeloop-signature") ==
+        "sha256=" + adapters::crypto::hex_encode(adapters::crypto::hmac_sha256("0123456789abcdef0123", ts + "." + hook->body)));
+  json body = json::parse(hook->body);
+  CHECK(body["level"] == "red");
+  CHECK(body["id"] == a.id);
+  CHECK(body["detail"]["conditions"][0]["value"].get<double>() == Approx(50));
+  // Slack-compatible incoming webhook: {"text": ...}.
+  const auto& slack = reqs[0].target == "/slack" ? reqs[0] : reqs[1];
+  REQUIRE(slack.target == "/slack");
+  CHECK(json::parse(slack.body)["text"].get<std::string>().find("RED") != std::string::npos);
+  // E-mail: a real SMTP conversation.
+  REQUIRE(smtp.wait_for(1));
+  auto mail = smtp.messages().front();
+  CHECK(mail.from == "<closeloop@example.com>");
+  CHECK(mail.rcpt == std::vector<std::string>{"<lead@example.com>", "<ops@example.com>"});
+  CHECK(mail.data.find("Subject: [closeloop] RED: csat-billing (acme, group Billing)") != std::string::npos);
+  CHECK(mail.commands.front().rfind("EHLO ", 0) == 0);
+  CHECK(mail.commands.back() == "DATA");  // recorded when the message ends; QUIT follows
+  // Internal note on the tracking ticket.
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].rfind("zendesk#900: [closeloop] RED", 0) == 0);
+
+  // Evaluating again: still red, nothing new raised or sent.
+  p = evaluate_alerts(*t.db, "acme", cfg, now, note);
+  CHECK(p.raised == 0);
+  CHECK(notes.size() == 1);
+  CHECK(smtp.messages().size() == 1);
+
+  // Acknowledged by its owner; another tenant cannot see or acknowledge it.
+  auto acked = ack_alert(*t.db, "acme", a.id, "lead@example.com", now);
+  REQUIRE(acked);
+  CHECK(acked->status == "acknowledged");
+  CHECK(acked->acked_by == "lead@example.com");
+  auto foreign = ack_alert(*t.db, "globex", a.id, "mallory", now);
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.err().code == errc::not_found);
+
+  // The figures recover (the same tickets now answered well): resolved.
+  REQUIRE(t.db->put_facts(week_of(today, 10, 10, "a")));
+  p = evaluate_alerts(*t.db, "acme", cfg, now, note);
+  CHECK(p.resolved == 1);
+  CHECK(get_alert(*t.db, "acme", a.id)->status == "resolved");
+}
+
+TEST_CASE("monitor: healthy figures or too few answers raise no alert", "[integration][monitor]") {
+  temp_db t;
+  test::loopback_server hooks;
+  itest::smtp_server smtp;
+  const timestamp now = *parse_rfc3339("2026-11-23T08:00:00Z");
+  auto cfg = config_for(hooks, smtp.port());
+  REQUIRE(t.db->put_facts(week_of(day_of(now), 2, 1, "few")));  // CSAT 50 %, but 14 answers < 30
+  auto p = evaluate_alerts(*t.db, "acme", cfg, now, nullptr);
+  CHECK(p.raised == 0);
+  REQUIRE(t.db->put_facts(week_of(day_of(now), 10, 9, "ok")));  // + 70 answers at 90 %
+  p = evaluate_alerts(*t.db, "acme", cfg, now, nullptr);
+  CHECK(p.raised == 0);
+  CHECK(list_alerts(*t.db, "acme", "", 10)->empty());
+  CHECK(hooks.requests().empty());
+  CHECK(smtp.messages().empty());
+}
+
+TEST_CASE("monitor: a refused SMTP recipient is reported with the server's reply", "[integration][monitor]") {
+  itest::smtp_server smtp(/*refuse_rcpt=*/true);
+  channel ch;
+  ch.type = "email";
+  ch.smtp_port = smtp.port();
+  ch.from = "closeloop@example.com";
+  ch.to = {"nobody@example.com"};
+  auto r = send_mail(ch, message{"subject", "text", "", json::object()});
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message.find("RCPT TO refused: 550 5.1.1 no such user") != std::string::npos);
+  ch.to = {"evil@example.com>\r\nRCPT TO:<other@example.com"};
+  CHECK_FALSE(send_mail(ch, message{}));
+}
+
+TEST_CASE("monitor: a scheduled weekly report is stored once and mailed with its HTML", "[integration][monitor]") {
+  temp_db t;
+  test::loopback_server hooks;
+  itest::smtp_server smtp;
+  const timestamp now = *parse_rfc3339("2026-11-23T08:00:00Z");  // a Monday: last week is 16..22
+  REQUIRE(t.db->put_facts(week_of(day_of(now), 10, 8, "r")));
+  auto cfg = config_for(hooks, smtp.port());
+  auto p = run_scheduled_reports(*t.db, "acme", cfg, now, nullptr, "http://127.0.0.1:8080");
+  INFO(json(p.log).dump());
+  CHECK(p.reports == 1);
+  CHECK(run_scheduled_reports(*t.db, "acme", cfg, now, nullptr, "").reports == 0);  // already made
+  auto list = list_reports(*t.db, "acme", 10);
+  REQUIRE(list->size() == 1);
+  auto rep = get_report(*t.db, "acme", list->front().id);
+  REQUIRE(rep);
+  CHECK(rep->report["from"] == "2026-11-16");
+  CHECK(rep->report["to"] == "2026-11-22");
+  CHECK(rep->report["totals"]["csat"].get<double>() == Approx(80));
+  CHECK(rep->html.find("<svg") != std::string::npos);
+  CHECK_FALSE(get_report(*t.db, "globex", list->front().id));
+  REQUIRE(smtp.wait_for(1));
+  auto mail = smtp.messages().front();
+  CHECK(mail.data.find("multipart/alternative") != std::string::npos);
+  CHECK(mail.data.find("text/html") != std::string::npos);
+}
