@@ -659,6 +659,7 @@ action_outcome request_tracker_adapter::execute(const action& a) {
       case action_type::cancel_survey:
       case action_type::raise_alert:
       case action_type::suggest_kb_articles:
+      case action_type::post_webhook:
         break;
     }
     return action_outcome::failed(std::string(to_string(a.type)) +

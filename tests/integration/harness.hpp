@@ -232,6 +232,7 @@ struct config_options {
   int http_timeout_ms = 2000;
   std::optional<std::pair<std::string, std::string>> tls;  // cert, key
   json extra_server = json::object();                      // merged into "server"
+  json extra_tenant = json::object();                      // merged into the tenant
 };
 
 inline json make_config(const config_options& o) {
@@ -245,7 +246,7 @@ inline json make_config(const config_options& o) {
   if (o.read_timeout_ms) server["read_timeout_ms"] = *o.read_timeout_ms;
   if (o.tls) server["tls"] = {{"cert_file", o.tls->first}, {"key_file", o.tls->second}};
   for (auto& [k, v] : o.extra_server.items()) server[k] = v;
-  return {{"log_level", "info"},
+  json cfg = {{"log_level", "info"},
           {"server", server},
           {"worker",
            {{"enabled", true},
@@ -272,6 +273,8 @@ inline json make_config(const config_options& o) {
                           {{"billing", {"invoice", "refund", "charged"}},
                            {"outage", {"down", "outage", "error 500"}},
                            {"account", {"password", "login"}}}}}})}};
+  for (auto& [k, v] : o.extra_tenant.items()) cfg["tenants"][0][k] = v;
+  return cfg;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,29 +4,12 @@
 
 #include "../adapters/loopback_server.hpp"
 #include "harness.hpp"
+#include "node_peer.hpp"
 
 using namespace closeloop;
 using namespace closeloop::itest;
 
 namespace {
-
-const fs::path node_dir = fs::path(CLOSELOOP_SOURCE_DIR) / "tests" / "integration" / "node";
-constexpr const char* setup_hint =
-    "run the setup script (bash .ci/setup), or by hand: cd tests/integration/node && npm ci --no-audit --no-fund";
-
-// Fails the test (never skips) when node or the package is missing.
-void require_node(const temp_dir& dir) {
-  command_result r;
-  try {
-    r = run_command({"node", "--version"}, dir.path(), 20s);
-  } catch (const std::exception& e) {
-    FAIL("`node` cannot be run (" << e.what() << "): " << setup_hint);
-  }
-  if (r.exit_code() != 0) FAIL("`node --version` failed (" << describe_status(r.status) << "): " << setup_hint);
-  if (!fs::exists(node_dir / "node_modules" / "standardwebhooks" / "package.json"))
-    FAIL("the npm package standardwebhooks is not installed in " << node_dir.string()
-                                                                 << "/node_modules: " << setup_hint);
-}
 
 // Headers made by the npm package for (secret, id, ts, body).
 adapters::header_list node_sign(const temp_dir& dir, std::string_view secret, std::string_view id, std::int64_t ts,
@@ -44,21 +27,6 @@ adapters::header_list node_sign(const temp_dir& dir, std::string_view secret, st
   for (const char* name : {"webhook-id", "webhook-timestamp", "webhook-signature"})
     h.emplace_back(name, j.at(name).get<std::string>());
   return h;
-}
-
-// Exit code of verify.mjs for (secret, headers, body).
-int node_verify(const temp_dir& dir, std::string_view secret, const json& headers, const std::string& body,
-                std::string* output = nullptr) {
-  static int n = 0;
-  const fs::path body_file = dir / ("verify-body-" + std::to_string(n) + ".json");
-  const fs::path headers_file = dir / ("verify-headers-" + std::to_string(n++) + ".json");
-  write_text(body_file, body);
-  write_text(headers_file, headers.dump());
-  auto r = run_command({"node", (node_dir / "verify.mjs").string(), std::string(secret), "@" + headers_file.string(),
-                        body_file.string()},
-                       dir.path(), 20s);
-  if (output) *output = r.all();
-  return r.exit_code();
 }
 
 adapters::header_list without(adapters::header_list h, std::string_view name) {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness.hpp"
+#include "node_peer.hpp"
 #include "survey_form.hpp"
 #include "../adapters/loopback_server.hpp"
 #include "server/survey.hpp"
@@ -175,4 +176,82 @@ TEST_CASE("survey: a Chinese ticket gets its invitation and page in Chinese, a g
   REQUIRE(eventually([&] { return actions_of(sink, "set_fields", "z1").size() == 2; }, 10s));
   std::this_thread::sleep_for(300ms);
   CHECK(actions_of(sink, "reopen", "z1").empty());
+}
+
+TEST_CASE("survey: each answer goes to the tenant's outbound webhook once, signed (checked by the npm peer), "
+          "retried through a 503",
+          "[integration][survey][node]") {
+  temp_dir dir("survey-hook");
+  require_node(dir);
+  test::loopback_server sink;
+  test::loopback_server crm;
+  crm.push({503, {{"retry-after", "0"}}, "busy"});  // the first delivery fails and is retried
+  constexpr std::string_view hook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  config_options co;
+  co.endpoint_url = sink.url("/actions");
+  co.extra_tenant = {{"webhooks", json::array({{{"id", "crm"},
+                                               {"url", crm.url("/closeloop")},
+                                               {"secret", hook_secret},
+                                               {"events", {"survey.answered"}}}})}};
+  server_process srv(dir, make_config(co));
+  srv.start();
+
+  json inv = invitation_for(srv, sink, "w1", "The export to CSV times out every time.");
+  const std::string link = inv.value("link", "");
+  REQUIRE(!link.empty());
+  auto ok = answer_survey(link, "score=2&comment=Still+slow");
+  REQUIRE(ok);
+  REQUIRE(ok->status == 200);
+
+  auto deliveries = [&] {
+    std::vector<test::recorded_request> out;
+    for (const auto& r : crm.requests())
+      if (r.target == "/closeloop") out.push_back(r);
+    return out;
+  };
+  // 503, then the retry: two attempts of one delivery, with the same webhook-id.
+  REQUIRE(eventually([&] { return deliveries().size() >= 2; }, 15s));
+  std::this_thread::sleep_for(500ms);
+  auto got = deliveries();
+  INFO("server: " << srv.stderr_text());
+  REQUIRE(got.size() == 2);
+  REQUIRE(got[0].header("webhook-id"));
+  CHECK(*got[0].header("webhook-id") == *got[1].header("webhook-id"));
+
+  const auto& last = got.back();
+  json headers = json::object();
+  for (const char* h : {"webhook-id", "webhook-timestamp", "webhook-signature"}) {
+    REQUIRE(last.header(h));
+    headers[h] = *last.header(h);
+  }
+  std::string why;
+  CHECK(node_verify(dir, hook_secret, headers, last.body, &why) == 0);
+  INFO(why);
+  CHECK(node_verify(dir, "whsec_QW5vdGhlclNlY3JldEVudGlyZWx5MTIzNA==", headers, last.body) == 1);
+
+  json body = json::parse(last.body);
+  CHECK(body["type"] == "survey.answered");
+  const json& d = body["data"];
+  CHECK(d["tenant"] == tenant_id);
+  CHECK(d["ticket_id"] == "w1");
+  CHECK(d["survey"] == "csat");
+  CHECK(d["score"] == 2);
+  CHECK(d["scale"]["max"] == 5);
+  CHECK(d["negative"] == true);
+  CHECK(d["escalated"] == true);
+  CHECK(d["comment"] == "Still slow");
+  CHECK(d["edit"] == false);
+  CHECK(d["customer"]["email"].get<std::string>().find('@') != std::string::npos);
+
+  // A second submission within the edit window is a new delivery (edit = true); the first is
+  // never sent again.
+  auto again = answer_survey(link, "score=4");
+  REQUIRE(again);
+  REQUIRE(eventually([&] { return deliveries().size() == 3; }, 10s));
+  json edited = json::parse(deliveries().back().body);
+  CHECK(edited["data"]["edit"] == true);
+  CHECK(edited["data"]["score"] == 4);
+  CHECK(*deliveries().back().header("webhook-id") != *got[0].header("webhook-id"));
+  std::this_thread::sleep_for(500ms);
+  CHECK(deliveries().size() == 3);
 }

@@ -87,7 +87,7 @@ TEST_CASE("enumerations convert both ways", "[unit]") {
     const auto t = static_cast<event_type>(i);
     CHECK(event_type_from_string(to_string(t)) == t);
   }
-  for (int i = 0; i <= static_cast<int>(action_type::suggest_kb_articles); ++i) {
+  for (int i = 0; i <= static_cast<int>(action_type::post_webhook); ++i) {
     const auto t = static_cast<action_type>(i);
     CHECK(action_type_from_string(to_string(t)) == t);
   }

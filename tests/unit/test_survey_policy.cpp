@@ -452,3 +452,55 @@ TEST_CASE("positive answer asks for a review once; a customer won back is record
   // Editing within the window does not ask again.
   CHECK_FALSE(find(w.answer("2", "2026-12-08T10:00:00Z", 5, "sub-3"), action_type::post_public_reply));
 }
+
+TEST_CASE("answer webhooks: one post_webhook per subscribed webhook and accepted answer, none otherwise",
+          "[unit][survey][answer]") {
+  world w;
+  outbound_webhook crm;
+  crm.id = "crm";
+  crm.url = "https://crm.example.com/hooks/closeloop";
+  crm.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  crm.events = {"survey.answered"};
+  outbound_webhook anon = crm;
+  anon.id = "warehouse";
+  anon.include_customer = false;
+  w.pol.webhooks = {crm, anon};
+  w.solve_and_fire("1", "2026-11-20T09:00:00Z");
+  auto d = w.answer("1", "2026-11-22T09:00:00Z", 1, "sub-1", {{"comment", "Nobody answered, terrible"}});
+  std::vector<const action*> hooks;
+  for (const auto& a : d.actions)
+    if (a.type == action_type::post_webhook) hooks.push_back(&a);
+  REQUIRE(hooks.size() == 2);
+  const json& p = hooks[0]->params;
+  CHECK(p["webhook"] == "crm");
+  CHECK(p["event"] == "survey.answered");
+  CHECK(p["payload"]["score"] == 1);
+  CHECK(p["payload"]["scale"] == json({{"min", 1}, {"max", 5}}));
+  CHECK(p["payload"]["negative"] == true);
+  CHECK(p["payload"]["escalated"] == true);
+  CHECK(p["payload"]["comment"] == "Nobody answered, terrible");
+  CHECK(p["payload"]["comment_sentiment"] == "negative");
+  CHECK(p["payload"]["customer"]["email"] == "ann@example.com");
+  CHECK(p["payload"]["answered_at"] == "2026-11-22T09:00:00.000Z");
+  CHECK_FALSE(hooks[1]->params["payload"].contains("customer"));
+  CHECK(hooks[0]->idempotency_key != hooks[1]->idempotency_key);
+  // Every action the engine emits is a valid action document.
+  CHECK(action_from_json(to_json(*hooks[0])));
+
+  // An edit is a new delivery, marked as such; an answer that is ignored sends nothing.
+  auto edit = w.answer("1", "2026-11-23T09:00:00Z", 4, "sub-2");
+  const action* e = find(edit, action_type::post_webhook);
+  REQUIRE(e);
+  CHECK(e->params["payload"]["edit"] == true);
+  CHECK(e->params["payload"]["escalated"] == true);  // the ticket stays escalated from the first answer
+  CHECK(e->idempotency_key != hooks[0]->idempotency_key);
+  CHECK_FALSE(find(w.answer("1", "2026-11-23T10:00:00Z", 9, "sub-3"), action_type::post_webhook));
+
+  // A webhook that does not subscribe to answers gets none.
+  world other;
+  outbound_webhook none = crm;
+  none.events = {"alert.raised"};
+  other.pol.webhooks = {none};
+  other.solve_and_fire("2", "2026-11-20T09:00:00Z");
+  CHECK_FALSE(find(other.answer("2", "2026-11-22T09:00:00Z", 5, "sub-1"), action_type::post_webhook));
+}

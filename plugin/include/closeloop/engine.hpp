@@ -109,12 +109,26 @@ struct kb_policy {
 // reopened since the draft was decided.
 bool kb_draft_still_wanted(const ticket_state& s, const action& a, std::string& why);
 
+// An outbound webhook of the tenant's: events closeloop emits to other systems (a CRM, a data
+// warehouse), signed with Standard Webhooks and delivered by the worker through the outbox.
+struct outbound_webhook {
+  std::string id;                   // names it in post_webhook actions; unique in the tenant
+  std::string url;                  // http(s) URL the worker POSTs to
+  std::string secret;               // Standard Webhooks secret "whsec_<base64>"
+  std::vector<std::string> events;  // what it receives: "survey.answered"
+  std::string ca_file;              // PEM bundle to trust instead of the system store (optional)
+  bool include_customer = true;     // the requester's email/name in the payload
+  bool wants(std::string_view event) const noexcept;
+};
+
 struct policy {
   survey_policy survey;
   bool write_fields = true;     // set_fields / set_priority on create
   bool explain_in_note = true;  // internal note with the reasons
   std::map<std::string, std::string> routing;  // category -> group
   kb_policy kb;
+  std::vector<outbound_webhook> webhooks;
+  const outbound_webhook* find_webhook(std::string_view id) const noexcept;
 };
 
 struct decision {

@@ -49,6 +49,7 @@ enum class action_type {
   create_kb_article,
   raise_alert,
   suggest_kb_articles,  // the worker searches closeloop's KB index and notes the top articles
+  post_webhook,  // the worker signs params.payload (Standard Webhooks) and POSTs it to the tenant's webhook
 };
 std::string_view to_string(action_type t) noexcept;  // "set_priority", ...
 std::optional<action_type> action_type_from_string(std::string_view s) noexcept;

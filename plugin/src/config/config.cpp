@@ -272,6 +272,18 @@ tenant_config map_tenant(const json& j, const std::string& base_dir) {
     }
   }
   if (const auto it = j.find("policy"); it != j.end()) t.pol = map_policy(*it);
+  if (const auto it = j.find("webhooks"); it != j.end()) {
+    for (const auto& w : *it) {
+      outbound_webhook hook;
+      hook.id = w.at("id").get<std::string>();
+      hook.url = w.at("url").get<std::string>();
+      hook.secret = w.at("secret").get<std::string>();
+      hook.events = w.at("events").get<std::vector<std::string>>();
+      if (const auto ca = w.find("ca_file"); ca != w.end()) hook.ca_file = resolve_path(ca->get<std::string>(), base_dir);
+      set_if(w, "include_customer", hook.include_customer);
+      t.pol.webhooks.push_back(std::move(hook));
+    }
+  }
   if (const auto it = j.find("monitoring"); it != j.end()) t.monitoring = *it;
   if (const auto it = j.find("health"); it != j.end())
     if (auto h = health::options::from_json(*it)) t.health = *h;  // the schema checked the types
@@ -319,6 +331,12 @@ result<void> cross_checks(const config& c) {
     }
     if (t.health.churn_risk <= t.health.at_risk)
       return config_error(tp + "/health/churn_risk", "must be above at_risk (" + std::to_string(t.health.at_risk) + ")");
+    std::set<std::string> webhook_ids;
+    for (std::size_t k = 0; k < t.pol.webhooks.size(); ++k) {
+      if (!webhook_ids.insert(t.pol.webhooks[k].id).second)
+        return config_error(tp + "/webhooks/" + std::to_string(k) + "/id",
+                            "duplicate webhook id \"" + t.pol.webhooks[k].id + "\" in tenant \"" + t.id + "\"");
+    }
     for (const auto& [category, group] : t.pol.routing) {
       if (category != "other" && !t.classifier.categories.contains(category)) {
         return config_error(tp + "/policy/routing",

@@ -182,6 +182,16 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
   return d;
 }
 
+bool outbound_webhook::wants(std::string_view event) const noexcept {
+  return std::find(events.begin(), events.end(), event) != events.end();
+}
+
+const outbound_webhook* policy::find_webhook(std::string_view id) const noexcept {
+  for (const auto& w : webhooks)
+    if (w.id == id) return &w;
+  return nullptr;
+}
+
 std::pair<int, int> survey_policy::score_range(std::string_view kind) noexcept {
   if (kind == "nps") return {0, 10};
   if (kind == "ces") return {1, 7};

@@ -147,7 +147,7 @@ constexpr std::array<std::pair<event_type, std::string_view>, 9> event_type_name
     {event_type::timer_fired, "timer.fired"},
 }};
 
-constexpr std::array<std::pair<action_type, std::string_view>, 12> action_type_names{{
+constexpr std::array<std::pair<action_type, std::string_view>, 13> action_type_names{{
     {action_type::set_priority, "set_priority"},
     {action_type::set_fields, "set_fields"},
     {action_type::add_internal_note, "add_internal_note"},
@@ -160,6 +160,7 @@ constexpr std::array<std::pair<action_type, std::string_view>, 12> action_type_n
     {action_type::create_kb_article, "create_kb_article"},
     {action_type::raise_alert, "raise_alert"},
     {action_type::suggest_kb_articles, "suggest_kb_articles"},
+    {action_type::post_webhook, "post_webhook"},
 }};
 
 }  // namespace
@@ -563,6 +564,14 @@ result<void> check_params(action_type type, const json& p, const std::string& pa
     case action_type::suggest_kb_articles:
       CLOSELOOP_TRY(read_string(p, "query", path, ignored, true, true));
       break;
+    case action_type::post_webhook: {
+      json payload;
+      CLOSELOOP_TRY(read_string(p, "webhook", path, ignored, true, true));
+      CLOSELOOP_TRY(read_string(p, "event", path, ignored, true, true));
+      CLOSELOOP_TRY(read_object(p, "payload", path, payload));
+      if (!p.contains("payload")) return fail(path + ".payload", "required but missing");
+      break;
+    }
   }
   return {};
 }

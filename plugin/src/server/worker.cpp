@@ -6,6 +6,7 @@
 #include "server/audit_events.hpp"
 #include "server/customer_health.hpp"
 #include "server/kb.hpp"
+#include "server/outbound.hpp"
 #include "server/monitoring.hpp"
 #include "server/survey.hpp"
 
@@ -167,6 +168,8 @@ int worker::run_actions() {
     } else if (auto ready = a.type == action_type::send_survey ? survey::prepare_invitation(svc_, a) : result<void>{};
                !ready) {
       out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
+    } else if (outbound::handles(a)) {
+      out = outbound::execute(svc_, a);  // the tenant's own webhook, not the host
     } else if (kb::handles(a)) {
       out = kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
       to_host = true;

@@ -470,6 +470,41 @@ void on_answer(const policy& pol, const classifier& clf, const event& ev, const 
   // State and the lifecycle row: one answer per survey, an edit replaces it.
   const int edits = integer(detail, "edits", 0) + (edit ? 1 : 0);
   response["edits"] = edits;
+
+  // Other systems hear of the answer through the tenant's outbound webhooks: one delivery per
+  // accepted submission (keyed by this event, so a redelivered answer is not sent twice; an edit
+  // is a new submission with edit = true).
+  for (const auto& hook : pol.webhooks) {
+    if (!hook.wants("survey.answered")) continue;
+    json payload = {{"tenant", ev.tenant},
+                    {"host", ev.host},
+                    {"ticket_id", ev.ticket_id},
+                    {"survey", def->id},
+                    {"kind", def->kind},
+                    {"score", score ? json(*score) : json()},
+                    {"negative", negative},
+                    {"answers", checked->answers},
+                    {"language", response["language"]},
+                    {"answered_at", format_rfc3339(ev.occurred_at)},
+                    {"edit", edit},
+                    {"edits", edits},
+                    {"submission_id", str(data, "submission_id")},
+                    {"escalated", d.next.survey_detail.value("escalated", false)}};
+    if (sq) payload["scale"] = {{"min", sq->min}, {"max", sq->max}};
+    if (!comment.empty()) {
+      payload["comment"] = comment;
+      payload["comment_sentiment"] = response["sentiment"];
+      payload["comment_category"] = response["category"];
+    }
+    if (!state.category.empty()) payload["ticket_category"] = state.category;
+    if (response.contains("follows_negative")) payload["recovery"] = response["follows_negative"];
+    if (hook.include_customer && (!state.requester_email.empty() || !state.requester_name.empty()))
+      payload["customer"] = {{"email", state.requester_email}, {"name", state.requester_name}};
+    d.actions.push_back(make_action(ev, action_type::post_webhook, key_for(ev, "webhook/" + hook.id),
+                                    {{"webhook", hook.id}, {"event", "survey.answered"}, {"payload", std::move(payload)}},
+                                    false));
+    d.log.push_back("answer sent to webhook " + hook.id);
+  }
   d.next.survey = "answered";
   d.next.survey_score = score ? json(*score) : json();
   auto& nd = d.next.survey_detail;
