@@ -150,7 +150,7 @@ TEST_CASE("sidebar: signed contexts, tokens, tenants, a correction recorded once
   CHECK(page->body.find("<script") == std::string::npos);
   CHECK(adapters::find_header(page->headers, "content-security-policy")->find("frame-ancestors 'self'") !=
         std::string::npos);
-  CHECK(*adapters::find_header(page->headers, "referrer-policy") == "no-referrer");
+  CHECK(*adapters::find_header(page->headers, "referrer-policy") == "same-origin");
 
   SECTION("forged, expired, over-long and unknown-tenant contexts are refused with 401") {
     std::string forged = ctx;

@@ -252,7 +252,9 @@ http_response page_response(const http_request& req, services& svc, std::string_
   res.set(http::field::server, "closeloop");
   res.set(http::field::content_type, "text/html; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
-  res.set("Referrer-Policy", "no-referrer");  // the context is in the URL: never hand it to an article's site
+  // same-origin: the context in the URL never goes to another site (article links are also
+  // rel=noreferrer), and the correction form still gets a real Origin (no-referrer makes it "null").
+  res.set("Referrer-Policy", "same-origin");
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
                                      "frame-ancestors " + ancestors);
