@@ -210,7 +210,9 @@ inline json closeloop_config(const environment& e, int rt_port) {
     survey["delay_s"] = loop_survey_delay_s;
     survey["escalation"] = {{"owner", escalation_owner}, {"group", escalation_queue}};
     // RT down: retried quickly and for long enough (100 attempts of at most 2 s) not to give up.
-    worker.update({{"backoff_base_ms", 200}, {"backoff_max_ms", 2000}, {"max_attempts", 100}});
+    // The circuit breaker is off here: this story checks that every action is tried and waits
+    // (test_resilience covers the breaker, which would hold untried actions back).
+    worker.update({{"backoff_base_ms", 200}, {"backoff_max_ms", 2000}, {"max_attempts", 100}, {"breaker_failures", 0}});
   }
   return {{"log_level", "info"},
           {"server", {{"listen", "127.0.0.1"}, {"port", 0}, {"threads", 2}}},
