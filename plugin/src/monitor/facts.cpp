@@ -1,5 +1,5 @@
-// monitor_db (facts.hpp): derive per-ticket facts from the store's events, keep the daily rollups
-// in step, and answer reports and drill-downs.
+// monitor_db (facts.hpp): derive per-ticket facts from the store's events, keep the rollups
+// (rollups.hpp) in step, and answer reports and drill-downs.
 #include "monitor/facts.hpp"
 
 #include <algorithm>
@@ -9,6 +9,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
+
+#include "monitor/rollups.hpp"
 
 namespace closeloop::monitor {
 namespace {
@@ -26,37 +28,6 @@ error db_error(std::string_view what) {
 }
 
 std::int64_t ms_of(timestamp t) { return t.time_since_epoch().count(); }
-
-// tally members in metric_daily column order (after tenant, dim, value, day; then h0..h10).
-struct column {
-  const char* name;
-  std::int64_t tally::* member;
-};
-constexpr column k_columns[] = {
-    {"tickets", &tally::tickets},     {"solved", &tally::solved},       {"reopened", &tally::reopened},
-    {"surveyed", &tally::surveyed},   {"answered", &tally::answered},   {"csat_n", &tally::csat_n},
-    {"csat_good", &tally::csat_good}, {"nps_n", &tally::nps_n},         {"nps_pro", &tally::nps_pro},
-    {"nps_det", &tally::nps_det},     {"ces_n", &tally::ces_n},         {"ces_sum", &tally::ces_sum},
-    {"frt_n", &tally::frt_n},         {"frt_sum_s", &tally::frt_sum_s}, {"res_n", &tally::res_n},
-    {"res_sum_s", &tally::res_sum_s}, {"sent_pos", &tally::sent_pos},   {"sent_neu", &tally::sent_neu},
-    {"sent_neg", &tally::sent_neg},   {"inf_n", &tally::inf_n},         {"inf_good", &tally::inf_good},
-};
-constexpr int k_ncols = static_cast<int>(std::size(k_columns));
-
-std::string column_list() {
-  std::string s;
-  for (const auto& c : k_columns) s += std::string(s.empty() ? "" : ", ") + c.name;
-  for (int i = 0; i <= 10; ++i) s += ", h" + std::to_string(i);
-  return s;
-}
-
-// Reads the tally columns starting at column index `first`.
-tally read_tally(SQLite::Statement& q, int first) {
-  tally t;
-  for (int i = 0; i < k_ncols; ++i) t.*(k_columns[i].member) = q.getColumn(first + i).getInt64();
-  for (int i = 0; i <= 10; ++i) t.nps_hist[static_cast<std::size_t>(i)] = q.getColumn(first + k_ncols + i).getInt64();
-  return t;
-}
 
 const char* const k_fact_columns =
     "tenant, host, ticket_id, day, created_at_ms, solved_at_ms, first_response_s, resolution_s, agent, grp,"
@@ -96,48 +67,6 @@ fact read_fact(SQLite::Statement& q) {
 void bind_opt(SQLite::Statement& s, int i, const std::optional<std::int64_t>& v) {
   if (v) s.bind(i, *v);
   else s.bind(i);
-}
-
-using rollup_key = std::tuple<std::string, dimension, std::string, std::int64_t>;  // tenant, dim, value, day
-using rollup_deltas = std::map<rollup_key, tally>;
-
-void add_to_deltas(rollup_deltas& d, const fact& f, int sign) {
-  for (dimension dim : all_dimensions()) d[{f.tenant, dim, value_of(f, dim), f.day}].add(f, sign);
-}
-
-void write_deltas(SQLite::Database& db, const rollup_deltas& deltas) {
-  std::string cols = column_list();
-  std::string sql = "INSERT INTO metric_daily (tenant, dim, value, day, " + cols + ") VALUES (?, ?, ?, ?";
-  for (int i = 0; i < k_ncols + 11; ++i) sql += ", ?";
-  sql += ") ON CONFLICT (tenant, dim, value, day) DO UPDATE SET ";
-  bool first = true;
-  for (const auto& c : k_columns) {
-    sql += std::string(first ? "" : ", ") + c.name + " = " + c.name + " + excluded." + c.name;
-    first = false;
-  }
-  for (int i = 0; i <= 10; ++i) sql += ", h" + std::to_string(i) + " = h" + std::to_string(i) + " + excluded.h" + std::to_string(i);
-  SQLite::Statement up(db, sql);
-  SQLite::Statement del(db, "DELETE FROM metric_daily WHERE tenant = ? AND dim = ? AND value = ? AND day = ? AND tickets <= 0");
-  for (const auto& [key, t] : deltas) {
-    if (t.empty()) continue;
-    const auto& [tenant, dim, value, day] = key;
-    up.reset();
-    up.bind(1, tenant);
-    up.bind(2, std::string(to_string(dim)));
-    up.bind(3, value);
-    up.bind(4, day);
-    for (int i = 0; i < k_ncols; ++i) up.bind(5 + i, t.*(k_columns[i].member));
-    for (int i = 0; i <= 10; ++i) up.bind(5 + k_ncols + i, t.nps_hist[static_cast<std::size_t>(i)]);
-    up.exec();
-    if (t.tickets < 0) {
-      del.reset();
-      del.bind(1, tenant);
-      del.bind(2, std::string(to_string(dim)));
-      del.bind(3, value);
-      del.bind(4, day);
-      del.exec();
-    }
-  }
 }
 
 void write_fact(SQLite::Statement& ins, const fact& f) {
@@ -188,7 +117,7 @@ std::optional<fact> load_fact(SQLite::Database& db, const std::string& tenant, c
 
 // Replaces the ticket's fact (if it changed) and records the rollup deltas. `sel` selects a
 // ticket's fact (select_fact_sql()).
-void replace_fact(SQLite::Statement& sel, SQLite::Statement& ins, rollup_deltas& deltas, const fact& f) {
+void replace_fact(SQLite::Statement& sel, SQLite::Statement& ins, rollup_detail::deltas& deltas, const fact& f) {
   std::optional<fact> old;
   sel.reset();
   sel.bind(1, f.tenant);
@@ -197,8 +126,8 @@ void replace_fact(SQLite::Statement& sel, SQLite::Statement& ins, rollup_deltas&
   if (sel.executeStep()) old = read_fact(sel);
   sel.reset();
   if (old && *old == f) return;
-  if (old) add_to_deltas(deltas, *old, -1);
-  add_to_deltas(deltas, f, +1);
+  if (old) rollup_detail::add_fact(deltas, *old, -1);
+  rollup_detail::add_fact(deltas, f, +1);
   write_fact(ins, f);
 }
 
@@ -370,9 +299,9 @@ result<int> monitor_db::refresh(int limit) {
     }
     SQLite::Statement ins(*db_, insert_fact_sql());
     SQLite::Statement sel(*db_, select_fact_sql());
-    rollup_deltas deltas;
+    rollup_detail::deltas deltas;
     for (const auto& f : facts) replace_fact(sel, ins, deltas, f);
-    write_deltas(*db_, deltas);
+    rollup_detail::write(*db_, deltas);
     SQLite::Statement cur(*db_,
                           "INSERT INTO monitor_cursor (name, seq) VALUES ('facts', ?)"
                           " ON CONFLICT (name) DO UPDATE SET seq = excluded.seq");
@@ -391,9 +320,9 @@ result<void> monitor_db::put_facts(const std::vector<fact>& facts) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement ins(*db_, insert_fact_sql());
     SQLite::Statement sel(*db_, select_fact_sql());
-    rollup_deltas deltas;
+    rollup_detail::deltas deltas;
     for (const auto& f : facts) replace_fact(sel, ins, deltas, f);
-    write_deltas(*db_, deltas);
+    rollup_detail::write(*db_, deltas);
     tx.commit();
     return {};
   } catch (...) {
@@ -405,16 +334,12 @@ result<void> monitor_db::rebuild_rollups(const std::string& tenant) {
   std::lock_guard lk(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    {
-      SQLite::Statement del(*db_, "DELETE FROM metric_daily WHERE tenant = ?");
-      del.bind(1, tenant);
-      del.exec();
-    }
-    rollup_deltas sums;
+    rollup_detail::clear(*db_, tenant);
+    rollup_detail::deltas sums;
     SQLite::Statement q(*db_, std::string("SELECT ") + k_fact_columns + " FROM ticket_facts WHERE tenant = ?");
     q.bind(1, tenant);
-    while (q.executeStep()) add_to_deltas(sums, read_fact(q), +1);
-    write_deltas(*db_, sums);
+    while (q.executeStep()) rollup_detail::add_fact(sums, read_fact(q), +1);
+    rollup_detail::write(*db_, sums);
     tx.commit();
     return {};
   } catch (...) {
@@ -436,15 +361,9 @@ std::vector<report_row> to_rows(std::map<std::pair<std::string, std::int64_t>, t
 result<std::vector<report_row>> monitor_db::query(const report_query& rq) {
   std::lock_guard lk(mu_);
   try {
-    SQLite::Statement q(*db_, "SELECT value, day, " + column_list() +
-                                  " FROM metric_daily WHERE tenant = ? AND dim = ? AND day BETWEEN ? AND ?");
-    q.bind(1, rq.tenant);
-    q.bind(2, std::string(to_string(rq.by)));
-    q.bind(3, rq.from_day);
-    q.bind(4, rq.to_day);
-    std::map<std::pair<std::string, std::int64_t>, tally> acc;
-    while (q.executeStep())
-      acc[{q.getColumn(0).getString(), period_start(q.getColumn(1).getInt64(), rq.per)}] += read_tally(q, 2);
+    rollup_detail::sums acc;
+    for (const auto& span : plan_rollups(rq.from_day, rq.to_day, rq.per, rq.daily_only))
+      rollup_detail::read(*db_, rq.tenant, rq.by, rq.per, span, acc);
     return to_rows(acc);
   } catch (...) {
     return db_error("monitor query");

@@ -1,8 +1,9 @@
 #pragma once
 // monitor_db: the monitoring tables of the store's SQLite file (migration 6): ticket_facts (one
-// row per ticket, derived from its events, its state and its latest survey row), metric_daily
-// (the facts' tallies per tenant, dimension, value and day, kept in step by adding the new fact
-// and subtracting the old one), alerts and stored reports. Its own connection, so refreshing the
+// row per ticket, derived from its events, its state and its latest survey row), the rollups
+// metric_daily / metric_weekly / metric_monthly (the facts' tallies per tenant, dimension, value and
+// day, week or month, kept in step by adding the new fact and subtracting the old one; rollups.hpp),
+// alerts and stored reports. Its own connection, so refreshing the
 // facts never runs on the webhook's path: the worker calls refresh() between its passes and every
 // report reads the rollups.
 #include <memory>
@@ -43,6 +44,7 @@ struct report_query {
   dimension by = dimension::all;
   period per = period::week;
   std::int64_t from_day = 0, to_day = 0;  // inclusive
+  bool daily_only = false;  // read only metric_daily (the reference the coarser levels must match)
 };
 
 struct report_row {
@@ -80,6 +82,7 @@ class monitor_db {
   result<void> rebuild_rollups(const std::string& tenant);
 
   // The report's rows, from the rollups: one per segment and period, ordered by segment, period.
+  // Whole months and weeks come from the coarser levels where the period allows (plan_rollups).
   result<std::vector<report_row>> query(const report_query& q);
   // The same answer computed from every fact in the range (the reference the rollups must match).
   result<std::vector<report_row>> query_full_scan(const report_query& q);

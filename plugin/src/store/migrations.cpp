@@ -12,7 +12,7 @@
 namespace closeloop::store_detail {
 namespace {
 
-constexpr std::array<migration, 8> k_migrations{{
+constexpr std::array<migration, 9> k_migrations{{
     {1, "initial: events, outbox, timers, ticket_state",
      R"sql(
 CREATE TABLE events (
@@ -350,6 +350,95 @@ CREATE TABLE host_circuits (
   updated_at_ms INTEGER NOT NULL,
   PRIMARY KEY (tenant, host)
 );
+)sql"},
+    {9, "monitor: weekly and monthly rollups beside the daily ones, every level keyed (tenant, dim, day, value)",
+     R"sql(
+-- The daily rollups keyed by day before value: a date range is one range scan per dimension.
+CREATE TABLE metric_daily_v9 (
+  tenant    TEXT NOT NULL,
+  dim       TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  tickets INTEGER NOT NULL DEFAULT 0, solved INTEGER NOT NULL DEFAULT 0,
+  reopened INTEGER NOT NULL DEFAULT 0, surveyed INTEGER NOT NULL DEFAULT 0,
+  answered INTEGER NOT NULL DEFAULT 0, csat_n INTEGER NOT NULL DEFAULT 0,
+  csat_good INTEGER NOT NULL DEFAULT 0, nps_n INTEGER NOT NULL DEFAULT 0,
+  nps_pro INTEGER NOT NULL DEFAULT 0, nps_det INTEGER NOT NULL DEFAULT 0,
+  ces_n INTEGER NOT NULL DEFAULT 0, ces_sum INTEGER NOT NULL DEFAULT 0,
+  frt_n INTEGER NOT NULL DEFAULT 0, frt_sum_s INTEGER NOT NULL DEFAULT 0,
+  res_n INTEGER NOT NULL DEFAULT 0, res_sum_s INTEGER NOT NULL DEFAULT 0,
+  sent_pos INTEGER NOT NULL DEFAULT 0, sent_neu INTEGER NOT NULL DEFAULT 0,
+  sent_neg INTEGER NOT NULL DEFAULT 0, inf_n INTEGER NOT NULL DEFAULT 0,
+  inf_good INTEGER NOT NULL DEFAULT 0, h0 INTEGER NOT NULL DEFAULT 0,
+  h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0, h3 INTEGER NOT NULL DEFAULT 0,
+  h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
+  h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
+  h10 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, dim, day, value)
+) WITHOUT ROWID;
+INSERT INTO metric_daily_v9 SELECT * FROM metric_daily;
+DROP TABLE metric_daily;
+ALTER TABLE metric_daily_v9 RENAME TO metric_daily;
+-- The same tallies by week (day = its Monday) and by month (day = its 1st), from the daily rows.
+CREATE TABLE metric_weekly (
+  tenant    TEXT NOT NULL,
+  dim       TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  tickets INTEGER NOT NULL DEFAULT 0, solved INTEGER NOT NULL DEFAULT 0,
+  reopened INTEGER NOT NULL DEFAULT 0, surveyed INTEGER NOT NULL DEFAULT 0,
+  answered INTEGER NOT NULL DEFAULT 0, csat_n INTEGER NOT NULL DEFAULT 0,
+  csat_good INTEGER NOT NULL DEFAULT 0, nps_n INTEGER NOT NULL DEFAULT 0,
+  nps_pro INTEGER NOT NULL DEFAULT 0, nps_det INTEGER NOT NULL DEFAULT 0,
+  ces_n INTEGER NOT NULL DEFAULT 0, ces_sum INTEGER NOT NULL DEFAULT 0,
+  frt_n INTEGER NOT NULL DEFAULT 0, frt_sum_s INTEGER NOT NULL DEFAULT 0,
+  res_n INTEGER NOT NULL DEFAULT 0, res_sum_s INTEGER NOT NULL DEFAULT 0,
+  sent_pos INTEGER NOT NULL DEFAULT 0, sent_neu INTEGER NOT NULL DEFAULT 0,
+  sent_neg INTEGER NOT NULL DEFAULT 0, inf_n INTEGER NOT NULL DEFAULT 0,
+  inf_good INTEGER NOT NULL DEFAULT 0, h0 INTEGER NOT NULL DEFAULT 0,
+  h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0, h3 INTEGER NOT NULL DEFAULT 0,
+  h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
+  h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
+  h10 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, dim, day, value)
+) WITHOUT ROWID;
+CREATE TABLE metric_monthly (
+  tenant    TEXT NOT NULL,
+  dim       TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  tickets INTEGER NOT NULL DEFAULT 0, solved INTEGER NOT NULL DEFAULT 0,
+  reopened INTEGER NOT NULL DEFAULT 0, surveyed INTEGER NOT NULL DEFAULT 0,
+  answered INTEGER NOT NULL DEFAULT 0, csat_n INTEGER NOT NULL DEFAULT 0,
+  csat_good INTEGER NOT NULL DEFAULT 0, nps_n INTEGER NOT NULL DEFAULT 0,
+  nps_pro INTEGER NOT NULL DEFAULT 0, nps_det INTEGER NOT NULL DEFAULT 0,
+  ces_n INTEGER NOT NULL DEFAULT 0, ces_sum INTEGER NOT NULL DEFAULT 0,
+  frt_n INTEGER NOT NULL DEFAULT 0, frt_sum_s INTEGER NOT NULL DEFAULT 0,
+  res_n INTEGER NOT NULL DEFAULT 0, res_sum_s INTEGER NOT NULL DEFAULT 0,
+  sent_pos INTEGER NOT NULL DEFAULT 0, sent_neu INTEGER NOT NULL DEFAULT 0,
+  sent_neg INTEGER NOT NULL DEFAULT 0, inf_n INTEGER NOT NULL DEFAULT 0,
+  inf_good INTEGER NOT NULL DEFAULT 0, h0 INTEGER NOT NULL DEFAULT 0,
+  h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0, h3 INTEGER NOT NULL DEFAULT 0,
+  h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
+  h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
+  h10 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, dim, day, value)
+) WITHOUT ROWID;
+INSERT INTO metric_weekly SELECT tenant, dim, value, day - ((day % 7) + 10) % 7 AS start,
+  SUM(tickets), SUM(solved), SUM(reopened), SUM(surveyed), SUM(answered), SUM(csat_n),
+  SUM(csat_good), SUM(nps_n), SUM(nps_pro), SUM(nps_det), SUM(ces_n), SUM(ces_sum), SUM(frt_n),
+  SUM(frt_sum_s), SUM(res_n), SUM(res_sum_s), SUM(sent_pos), SUM(sent_neu), SUM(sent_neg),
+  SUM(inf_n), SUM(inf_good), SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6),
+  SUM(h7), SUM(h8), SUM(h9), SUM(h10)
+FROM metric_daily GROUP BY tenant, dim, value, start;
+INSERT INTO metric_monthly SELECT tenant, dim, value,
+  CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400 AS start,
+  SUM(tickets), SUM(solved), SUM(reopened), SUM(surveyed), SUM(answered), SUM(csat_n),
+  SUM(csat_good), SUM(nps_n), SUM(nps_pro), SUM(nps_det), SUM(ces_n), SUM(ces_sum), SUM(frt_n),
+  SUM(frt_sum_s), SUM(res_n), SUM(res_sum_s), SUM(sent_pos), SUM(sent_neu), SUM(sent_neg),
+  SUM(inf_n), SUM(inf_good), SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6),
+  SUM(h7), SUM(h8), SUM(h9), SUM(h10)
+FROM metric_daily GROUP BY tenant, dim, value, start;
 )sql"},
 }};
 
