@@ -198,6 +198,11 @@ TEST_CASE("config: wrong types, ranges and enums say what was expected", "[unit]
   CHECK(error_of(R"({"tenants":[{"id":"acme","hosts":[{"id":"g","vendor":"generic"}]}]})") ==
         R"(config: /tenants/0/hosts/0: missing required key "webhook_secret")");
   CHECK(error_of("{\"tenants\": [").rfind("config: not valid JSON: ", 0) == 0);
+  // Ids of the wrong type are read before the schema check (the secret-reference scan): an
+  // error naming the key, never an exception (found by tests/fuzz, target config).
+  CHECK(error_of(R"({"tenants":[{"id":2}]})").rfind("config: /tenants/0/id: expected a string", 0) == 0);
+  CHECK(error_of(R"({"tenants":[{"id":"acme","hosts":[{"id":{},"vendor":"generic","webhook_secret":{"ref":"k"}}]}]})")
+            .rfind("config: /tenants/0/hosts/0/id: expected a string", 0) == 0);
 }
 
 TEST_CASE("config: cross-field checks", "[unit]") {

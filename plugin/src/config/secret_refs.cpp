@@ -54,6 +54,13 @@ void walk(json& node, const std::string& pointer, const std::string& path, const
   }
 }
 
+// An object's "id" when it is a string, else "": this runs before the schema check, so the
+// document may hold anything there (json::value() would throw on an object or a number).
+std::string id_of(const json& o) {
+  auto it = o.find("id");
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::string placeholder() {
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -70,13 +77,13 @@ void visit_secret_fields(json& doc, const std::function<void(secret_field&)>& vi
   for (std::size_t i = 0; i < tenants->size(); ++i) {
     json& t = (*tenants)[i];
     if (!t.is_object()) continue;
-    const std::string tid = t.value("id", std::string());
+    const std::string tid = id_of(t);
     const std::string tp = "/tenants/" + std::to_string(i);
     for (auto& [k, v] : t.items()) {
       if (k == "hosts" && v.is_array()) {
         for (std::size_t h = 0; h < v.size(); ++h) {
           if (!v[h].is_object()) continue;
-          walk(v[h], tp + "/hosts/" + std::to_string(h), "", tid, v[h].value("id", std::string()), visit);
+          walk(v[h], tp + "/hosts/" + std::to_string(h), "", tid, id_of(v[h]), visit);
         }
       } else if (secret_key_name(k) && (v.is_string() || v.is_object())) {
         secret_field f{tp + "/" + escape_pointer(k), tid, "", k, &v};
