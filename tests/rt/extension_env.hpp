@@ -9,6 +9,10 @@
 //           deferred actions through REST2 (survey invitation, KB article, the answer's CSAT
 //           field, note and reopen), with short timers: the survey 3 s after resolve, retries
 //           from 200 ms to 2 s
+//   crash   bridge door (RT's scrips POST to serve) with serve on a fixed port, so that it can be
+//           SIGKILLed and started again on the same port and store (test_crash.cpp); the loop's
+//           short timers (survey 2 s after resolve), leases of 10 s, RT logging at info (each
+//           scrip call's outcome, the test's record of what serve acknowledged)
 // Everything is read back through REST2 and from closeloop's store directly.
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -71,6 +75,8 @@ inline constexpr int loop_survey_delay_s = 3;
 // Mode loop: a bad answer reopens the ticket to this owner and RT queue.
 inline constexpr const char* escalation_owner = "root";
 inline constexpr const char* escalation_queue = "Escalations";
+// Mode crash: the survey is due this long after resolve.
+inline constexpr int crash_survey_delay_s = 2;
 
 
 inline std::string read_text(const fs::path& p) {
@@ -144,7 +150,7 @@ struct environment {
   pid_t serve_pid = -1;
   int serve_port = 0;
   bool ready = false;  // RT (and serve) are up
-  std::string door() const { return mode == "bridge" ? "bridge" : "native"; }
+  std::string door() const { return mode == "bridge" || mode == "crash" ? "bridge" : "native"; }
   std::string serve_url() const { return "http://127.0.0.1:" + std::to_string(serve_port); }
 };
 
@@ -214,6 +220,13 @@ inline json closeloop_config(const environment& e, int rt_port) {
     // (test_resilience covers the breaker, which would hold untried actions back).
     worker.update({{"backoff_base_ms", 200}, {"backoff_max_ms", 2000}, {"max_attempts", 100}, {"breaker_failures", 0}});
   }
+  if (e.mode == "crash") {
+    survey["delay_s"] = crash_survey_delay_s;
+    // A row left 'running' by a SIGKILL is claimed again once its lease ends: shorter than the
+    // default minute, longer than one RT call may take (so a live call is never claimed twice).
+    worker.update({{"backoff_base_ms", 200}, {"backoff_max_ms", 2000}, {"max_attempts", 100}, {"breaker_failures", 0},
+                   {"lease_ms", 10000}, {"http_timeout_ms", 8000}});
+  }
   return {{"log_level", "info"},
           {"server", {{"listen", "127.0.0.1"}, {"port", 0}, {"threads", 2}}},
           {"store", {{"path", e.store.string()}}},
@@ -231,10 +244,13 @@ inline json closeloop_config(const environment& e, int rt_port) {
                                       {"account", {"password", "login"}}}}}})}};
 }
 
-inline void start_serve(environment& e) {
+// Spawns `closeloop serve` on `port` (0: any free port) and waits for its port file.
+inline void start_serve(environment& e, int port = 0) {
   const fs::path port_file = e.dir / "serve.port";
+  std::error_code ec;
+  fs::remove(port_file, ec);
   std::vector<std::string> argv = {closeloop_binary, "serve", "--config",    e.config.string(),
-                                   "--port",         "0",     "--port-file", port_file.string()};
+                                   "--port", std::to_string(port), "--port-file", port_file.string()};
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -280,6 +296,8 @@ inline std::string extension_config(const environment& e) {
        << tenant << "/" << host << "', bridge_secret => '" << bridge_secret << "', tenant => '" << tenant
        << "', host => '" << host << "', timeout => 5 });\n";
   }
+  // crash: each scrip call's outcome (logged at info on success) is what serve acknowledged.
+  if (e.mode == "crash") pl << "Set($LogToSTDERR, 'info');\n";
   return pl.str();
 }
 
@@ -326,7 +344,10 @@ inline const environment& setup(const std::string& mode) {
     // bridge: RT's extension needs serve's port. (serve re-reads nothing: if RT has to move to
     // another port, the RT base_url only matters to its worker, which has nothing due during
     // these tests.) loop: serve starts below, once RT's port is final.
+    // crash: serve's port is chosen here and kept across its restarts (the scrips' bridge_url);
+    // serve starts below, once RT's port is final.
     if (mode == "bridge" && e.serve_pid < 0) start_serve(e);
+    if (mode == "crash" && e.serve_port == 0) e.serve_port = free_port();
     write_text(e.dir / "extension.pl", extension_config(e));
     const fs::path rt_dir = e.dir / ("rt" + std::to_string(attempt));
     std::tie(status, output) =
@@ -344,6 +365,7 @@ inline const environment& setup(const std::string& mode) {
     FAIL("tests/rt/start-rt --extension failed (exit " << status << ") after " << secs << " s:\n" << output);
   read_rt_env(e, output);
   if (mode == "loop") start_serve(e);
+  if (mode == "crash") start_serve(e, e.serve_port);
   std::fprintf(stderr, "closeloop_rt_extension_tests: RT %s (%s) started in %.1f s (dir %s)\n", e.rt_url.c_str(),
                mode.c_str(), secs, e.dir.c_str());
   e.ready = true;
