@@ -73,12 +73,13 @@ std::int64_t rows_read(monitor_db& db, const report_spec& s, bool daily_only) {
   std::int64_t n = 0;
   for (const auto& q : report_queries(s))
     for (const auto& span : plan_rollups(q.from_day, q.to_day, q.per, daily_only)) {
-      SQLite::Statement c(db.db(), "SELECT COUNT(*) FROM " + std::string(table_of(span.level)) +
-                                       " WHERE tenant = ? AND dim = ? AND day BETWEEN ? AND ?");
+      SQLite::Statement c(db.db(),
+                          "SELECT COUNT(*) FROM metric_rollups WHERE tenant = ? AND dim = ? AND level = ? AND day BETWEEN ? AND ?");
       c.bind(1, q.tenant);
       c.bind(2, std::string(to_string(q.by)));
-      c.bind(3, span.from);
-      c.bind(4, span.to);
+      c.bind(3, std::string(to_string(span.level)));
+      c.bind(4, span.from);
+      c.bind(5, span.to);
       if (c.executeStep()) n += c.getColumn(0).getInt64();
     }
   return n;

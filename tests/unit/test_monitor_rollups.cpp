@@ -111,17 +111,15 @@ void check_all_answers(monitor_db& m) {
       }
 }
 
-// Every row of the three rollup tables, in key order, as text.
+// Every rollup row of every level, in key order, as text.
 std::vector<std::string> rollup_rows(const std::string& path) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   std::vector<std::string> out;
-  for (const char* table : {"metric_daily", "metric_weekly", "metric_monthly"}) {
-    SQLite::Statement q(db, std::string("SELECT * FROM ") + table + " ORDER BY tenant, dim, day, value");
-    while (q.executeStep()) {
-      std::string row = table;
-      for (int i = 0; i < q.getColumnCount(); ++i) row += "|" + q.getColumn(i).getString();
-      out.push_back(std::move(row));
-    }
+  SQLite::Statement q(db, "SELECT * FROM metric_rollups ORDER BY tenant, dim, level, day, value");
+  while (q.executeStep()) {
+    std::string row;
+    for (int i = 0; i < q.getColumnCount(); ++i) row += "|" + q.getColumn(i).getString();
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -199,9 +197,9 @@ TEST_CASE("monitor rollups: weekly and monthly levels answer like the daily leve
                                               facts.begin() + static_cast<long>(std::min(i + 700, facts.size())))));
   check_all_answers(**m);
   // The coarser levels hold fewer rows: that is what makes a year's report cheap.
-  const auto daily = count(path, "SELECT COUNT(*) FROM metric_daily WHERE dim = 'all'");
-  const auto weekly = count(path, "SELECT COUNT(*) FROM metric_weekly WHERE dim = 'all'");
-  const auto monthly = count(path, "SELECT COUNT(*) FROM metric_monthly WHERE dim = 'all'");
+  const auto daily = count(path, "SELECT COUNT(*) FROM metric_rollups WHERE dim = 'all' AND level = 'day'");
+  const auto weekly = count(path, "SELECT COUNT(*) FROM metric_rollups WHERE dim = 'all' AND level = 'week'");
+  const auto monthly = count(path, "SELECT COUNT(*) FROM metric_rollups WHERE dim = 'all' AND level = 'month'");
   CHECK(daily == day("2026-05-10") - day("2026-01-15") + 1);
   CHECK(weekly == 17);  // the weeks of 2026-01-12 .. 2026-05-04
   CHECK(monthly == 5);
@@ -239,16 +237,18 @@ TEST_CASE("monitor rollups: late facts and corrections update every level", "[un
   moved.kind = "csat", moved.surveyed = true, moved.score = 1;
   REQUIRE((*m)->put_facts({late, moved}));
 
-  for (const char* table : {"metric_daily", "metric_weekly", "metric_monthly"}) {
-    INFO(table);
-    CHECK(count(path, std::string("SELECT COUNT(*) FROM ") + table + " WHERE dim = 'tier' AND value = 'platinum'") == 0);
-    CHECK(count(path, std::string("SELECT COUNT(*) FROM ") + table + " WHERE tickets <= 0") == 0);
-    CHECK(count(path, std::string("SELECT SUM(tickets) FROM ") + table + " WHERE dim = 'agent' AND value = 'agent-late'") ==
-          1);
-    CHECK(count(path, std::string("SELECT SUM(tickets) FROM ") + table + " WHERE dim = 'all'") == 3001);
+  for (const std::string level : {"day", "week", "month"}) {
+    INFO(level);
+    const std::string rows = "FROM metric_rollups WHERE level = '" + level + "' AND ";
+    CHECK(count(path, "SELECT COUNT(*) " + rows + "dim = 'tier' AND value = 'platinum'") == 0);
+    CHECK(count(path, "SELECT COUNT(*) " + rows + "tickets <= 0") == 0);
+    CHECK(count(path, "SELECT SUM(tickets) " + rows + "dim = 'agent' AND value = 'agent-late'") == 1);
+    CHECK(count(path, "SELECT SUM(tickets) " + rows + "dim = 'all'") == 3001);
   }
-  CHECK(count(path, "SELECT h10 FROM metric_monthly WHERE dim = 'agent' AND value = 'agent-late'") == 1);
-  CHECK(count(path, "SELECT day FROM metric_weekly WHERE dim = 'agent' AND value = 'agent-late'") == day("2026-02-23"));
+  CHECK(count(path, "SELECT h10 FROM metric_rollups WHERE level = 'month' AND dim = 'agent' AND value = 'agent-late'") ==
+        1);
+  CHECK(count(path, "SELECT day FROM metric_rollups WHERE level = 'week' AND dim = 'agent' AND value = 'agent-late'") ==
+        day("2026-02-23"));
   check_all_answers(**m);
 
   // A second correction back to the first fact restores the first state at every level.
@@ -273,15 +273,17 @@ TEST_CASE("monitor rollups: migration 9 fills the weekly and monthly levels from
     for (auto& f : facts) f.day -= 800;  // 2023-11-07 .. 2024-03-01: across a leap February
     REQUIRE((*m)->put_facts(facts));
     expected = rollup_rows(path);
-    // Back to what a version-8 file holds: the daily rows only.
+    // Back to what a version-8 file holds: the daily rows only, in metric_daily.
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
     db.exec(
-        "DROP TABLE metric_weekly; DROP TABLE metric_monthly;"
-        " CREATE TABLE metric_daily_v8 AS SELECT * FROM metric_daily; DROP TABLE metric_daily;"
-        " ALTER TABLE metric_daily_v8 RENAME TO metric_daily;"
-        " DELETE FROM schema_migrations WHERE version >= 9");
+        "CREATE TABLE metric_daily AS SELECT tenant, dim, value, day, tickets, solved, reopened, surveyed, answered,"
+        " csat_n, csat_good, nps_n, nps_pro, nps_det, ces_n, ces_sum, frt_n, frt_sum_s, res_n, res_sum_s, sent_pos,"
+        " sent_neu, sent_neg, inf_n, inf_good, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10"
+        " FROM metric_rollups WHERE level = 'day';"
+        " DROP TABLE metric_rollups; DELETE FROM schema_migrations WHERE version >= 9");
   }
-  REQUIRE(count(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metric_weekly'") == 0);
+  REQUIRE(count(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metric_rollups'") == 0);
+  REQUIRE(count(path, "SELECT COUNT(*) FROM metric_daily") > 0);
   auto s = store_test::open_store(path);  // migrates 8 -> latest
   CHECK(rollup_rows(path) == expected);
   auto m = monitor_db::open(path);

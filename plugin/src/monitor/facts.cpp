@@ -450,7 +450,7 @@ result<std::optional<fact>> monitor_db::get_fact(const std::string& tenant, cons
 result<std::optional<std::pair<std::int64_t, std::int64_t>>> monitor_db::day_range(const std::string& tenant) {
   std::lock_guard lk(mu_);
   try {
-    SQLite::Statement q(*db_, "SELECT MIN(day), MAX(day) FROM metric_daily WHERE tenant = ? AND dim = 'all'");
+    SQLite::Statement q(*db_, "SELECT MIN(day), MAX(day) FROM metric_rollups WHERE tenant = ? AND dim = 'all' AND level = 'day'");
     q.bind(1, tenant);
     if (!q.executeStep() || q.getColumn(0).isNull()) return std::optional<std::pair<std::int64_t, std::int64_t>>{};
     return std::optional(std::make_pair(q.getColumn(0).getInt64(), q.getColumn(1).getInt64()));

@@ -1,8 +1,8 @@
 #pragma once
 // monitor_db: the monitoring tables of the store's SQLite file (migration 6): ticket_facts (one
-// row per ticket, derived from its events, its state and its latest survey row), the rollups
-// metric_daily / metric_weekly / metric_monthly (the facts' tallies per tenant, dimension, value and
-// day, week or month, kept in step by adding the new fact and subtracting the old one; rollups.hpp),
+// row per ticket, derived from its events, its state and its latest survey row), metric_rollups
+// (the facts' tallies per tenant, dimension, value and day, week or month, kept in step by adding
+// the new fact and subtracting the old one; rollups.hpp),
 // alerts and stored reports. Its own connection, so refreshing the
 // facts never runs on the webhook's path: the worker calls refresh() between its passes and every
 // report reads the rollups.
@@ -44,7 +44,7 @@ struct report_query {
   dimension by = dimension::all;
   period per = period::week;
   std::int64_t from_day = 0, to_day = 0;  // inclusive
-  bool daily_only = false;  // read only metric_daily (the reference the coarser levels must match)
+  bool daily_only = false;  // read only the daily level (the reference the coarser levels must match)
 };
 
 struct report_row {

@@ -1,6 +1,6 @@
 #pragma once
 // Satisfaction metrics as pure functions: a ticket's facts (one row of ticket_facts), the additive
-// tally of many facts (one row of the metric_daily rollup, or their sum over a period/segment),
+// tally of many facts (one row of the metric_rollups table, or their sum over a period/segment),
 // and the figures computed from a tally. No I/O; the store side is monitor_db (facts.hpp).
 #include <array>
 #include <cstdint>

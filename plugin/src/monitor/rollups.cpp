@@ -6,7 +6,7 @@
 namespace closeloop::monitor {
 namespace {
 
-// tally members in the rollup tables' column order (after tenant, dim, value, day; then h0..h10).
+// tally members in metric_rollups' column order (after tenant, dim, value, day; then h0..h10, level).
 struct column {
   const char* name;
   std::int64_t tally::* member;
@@ -82,15 +82,6 @@ std::string_view to_string(rollup_level l) noexcept {
   return "day";
 }
 
-std::string_view table_of(rollup_level l) noexcept {
-  switch (l) {
-    case rollup_level::day: return "metric_daily";
-    case rollup_level::week: return "metric_weekly";
-    case rollup_level::month: return "metric_monthly";
-  }
-  return "metric_daily";
-}
-
 std::vector<rollup_span> plan_rollups(std::int64_t from_day, std::int64_t to_day, period per, bool daily_only) {
   std::vector<rollup_span> out;
   if (from_day > to_day) return out;
@@ -116,56 +107,50 @@ void write(SQLite::Database& db, const deltas& d) {
     const std::string h = "h" + std::to_string(i);
     set += ", " + h + " = " + h + " + excluded." + h;
   }
-  std::string values = "?, ?, ?, ?";
+  std::string values = "?, ?, ?, ?, ?";
   for (int i = 0; i < k_ncols + 11; ++i) values += ", ?";
-  std::vector<SQLite::Statement> up, del;
-  for (rollup_level l : k_levels) {
-    const std::string table(table_of(l));
-    up.emplace_back(db, "INSERT INTO " + table + " (tenant, dim, value, day, " + cols + ") VALUES (" + values +
-                            ") ON CONFLICT (tenant, dim, day, value) DO UPDATE SET " + set);
-    del.emplace_back(db, "DELETE FROM " + table + " WHERE tenant = ? AND dim = ? AND day = ? AND value = ? AND tickets <= 0");
-  }
+  SQLite::Statement up(db, "INSERT INTO metric_rollups (tenant, dim, level, day, value, " + cols + ") VALUES (" + values +
+                               ") ON CONFLICT (tenant, dim, level, day, value) DO UPDATE SET " + set);
+  SQLite::Statement del(db,
+                        "DELETE FROM metric_rollups WHERE tenant = ? AND dim = ? AND level = ? AND day = ? AND value = ?"
+                        " AND tickets <= 0");
+  auto bind_key = [](SQLite::Statement& s, const key& k) {
+    const auto& [level, tenant, dim, day, value] = k;
+    s.reset();
+    s.bind(1, tenant);
+    s.bind(2, std::string(to_string(dim)));
+    s.bind(3, std::string(to_string(level)));
+    s.bind(4, day);
+    s.bind(5, value);
+  };
   for (const auto& [k, t] : d) {
     if (t.empty()) continue;
-    const auto& [level, tenant, dim, day, value] = k;
-    const auto li = static_cast<std::size_t>(level);
-    SQLite::Statement& u = up[li];
-    u.reset();
-    u.bind(1, tenant);
-    u.bind(2, std::string(to_string(dim)));
-    u.bind(3, value);
-    u.bind(4, day);
-    for (int i = 0; i < k_ncols; ++i) u.bind(5 + i, t.*(k_columns[i].member));
-    for (int i = 0; i <= 10; ++i) u.bind(5 + k_ncols + i, t.nps_hist[static_cast<std::size_t>(i)]);
-    u.exec();
+    bind_key(up, k);
+    for (int i = 0; i < k_ncols; ++i) up.bind(6 + i, t.*(k_columns[i].member));
+    for (int i = 0; i <= 10; ++i) up.bind(6 + k_ncols + i, t.nps_hist[static_cast<std::size_t>(i)]);
+    up.exec();
     if (t.tickets < 0) {
-      SQLite::Statement& x = del[li];
-      x.reset();
-      x.bind(1, tenant);
-      x.bind(2, std::string(to_string(dim)));
-      x.bind(3, day);
-      x.bind(4, value);
-      x.exec();
+      bind_key(del, k);
+      del.exec();
     }
   }
 }
 
 void clear(SQLite::Database& db, const std::string& tenant) {
-  for (rollup_level l : k_levels) {
-    SQLite::Statement del(db, "DELETE FROM " + std::string(table_of(l)) + " WHERE tenant = ?");
-    del.bind(1, tenant);
-    del.exec();
-  }
+  SQLite::Statement del(db, "DELETE FROM metric_rollups WHERE tenant = ?");
+  del.bind(1, tenant);
+  del.exec();
 }
 
 std::int64_t read(SQLite::Database& db, const std::string& tenant, dimension by, period per, const rollup_span& s,
                   sums& acc) {
-  SQLite::Statement q(db, "SELECT value, day, " + column_list() + " FROM " + std::string(table_of(s.level)) +
-                              " WHERE tenant = ? AND dim = ? AND day BETWEEN ? AND ?");
+  SQLite::Statement q(db, "SELECT value, day, " + column_list() +
+                              " FROM metric_rollups WHERE tenant = ? AND dim = ? AND level = ? AND day BETWEEN ? AND ?");
   q.bind(1, tenant);
   q.bind(2, std::string(to_string(by)));
-  q.bind(3, s.from);
-  q.bind(4, s.to);
+  q.bind(3, std::string(to_string(s.level)));
+  q.bind(4, s.from);
+  q.bind(5, s.to);
   std::int64_t n = 0;
   while (q.executeStep()) {
     acc[{q.getColumn(0).getString(), period_start(q.getColumn(1).getInt64(), per)}] += read_tally(q, 2);

@@ -1,9 +1,9 @@
 #pragma once
-// The rollup levels behind reports (migrations 6 and 9): metric_daily, metric_weekly and
-// metric_monthly hold the same additive tallies per tenant × dimension × value × bucket, where
-// `day` is the bucket's first day (the day itself, its Monday, the 1st of its month). All three are
-// kept in step in the transaction that writes the facts (monitor_db::refresh / put_facts), keyed
-// (tenant, dim, day, value) so that a date range is one range scan per dimension.
+// The rollup levels behind reports (migrations 6 and 9): metric_rollups holds the same additive
+// tallies per tenant × dimension × value × bucket at three levels — `level` day, week or month,
+// `day` the bucket's first day (the day itself, its Monday, the 1st of its month). Every level is
+// kept in step in the transaction that writes the facts (monitor_db::refresh / put_facts); the
+// key (tenant, dim, level, day, value) makes a date range of one level one range scan.
 //
 // plan_rollups() covers a report's range with the fewest rows that can still be grouped by the
 // report's period: whole months, then whole weeks, then single days at the edges. A bucket is used
@@ -27,8 +27,7 @@ class Database;
 namespace closeloop::monitor {
 
 enum class rollup_level { day, week, month };
-std::string_view to_string(rollup_level l) noexcept;
-std::string_view table_of(rollup_level l) noexcept;  // metric_daily | metric_weekly | metric_monthly
+std::string_view to_string(rollup_level l) noexcept;  // the `level` column: day | week | month
 
 // Days [from, to] (inclusive) read from one level: whole buckets of that level only.
 struct rollup_span {
@@ -43,7 +42,7 @@ std::vector<rollup_span> plan_rollups(std::int64_t from_day, std::int64_t to_day
 
 namespace rollup_detail {
 
-// (level, tenant, dim, bucket start, value) -> the tally to add; ordered like the tables' keys.
+// (level, tenant, dim, bucket start, value) -> the tally to add.
 using key = std::tuple<rollup_level, std::string, dimension, std::int64_t, std::string>;
 using deltas = std::map<key, tally>;
 // (segment value, period start) -> the sum over the report's rows.

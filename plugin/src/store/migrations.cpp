@@ -351,10 +351,12 @@ CREATE TABLE host_circuits (
   PRIMARY KEY (tenant, host)
 );
 )sql"},
-    {9, "monitor: weekly and monthly rollups beside the daily ones, every level keyed (tenant, dim, day, value)",
+    {9, "monitor: rollups by day, week and month in one table keyed (tenant, dim, level, day, value)",
      R"sql(
--- The daily rollups keyed by day before value: a date range is one range scan per dimension.
-CREATE TABLE metric_daily_v9 (
+-- Every rollup level in one table: the tallies per tenant × dimension × value × bucket, `level`
+-- day, week or month and `day` the bucket's first day (the day itself, its Monday, the 1st).
+-- Keyed (tenant, dim, level, day, value): a date range of one level is one range scan.
+CREATE TABLE metric_rollups (
   tenant    TEXT NOT NULL,
   dim       TEXT NOT NULL,
   value     TEXT NOT NULL,
@@ -374,71 +376,23 @@ CREATE TABLE metric_daily_v9 (
   h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
   h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
   h10 INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (tenant, dim, day, value)
+  level     TEXT NOT NULL CHECK (level IN ('day', 'week', 'month')),
+  PRIMARY KEY (tenant, dim, level, day, value)
 ) WITHOUT ROWID;
-INSERT INTO metric_daily_v9 SELECT * FROM metric_daily;
+INSERT INTO metric_rollups SELECT *, 'day' FROM metric_daily;
+INSERT INTO metric_rollups
+SELECT tenant, dim, value,
+  CASE l.level WHEN 'week' THEN day - ((day % 7) + 10) % 7
+    ELSE CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400 END AS start,
+  SUM(tickets), SUM(solved), SUM(reopened), SUM(surveyed), SUM(answered), SUM(csat_n),
+  SUM(csat_good), SUM(nps_n), SUM(nps_pro), SUM(nps_det), SUM(ces_n), SUM(ces_sum), SUM(frt_n),
+  SUM(frt_sum_s), SUM(res_n), SUM(res_sum_s), SUM(sent_pos), SUM(sent_neu), SUM(sent_neg),
+  SUM(inf_n), SUM(inf_good), SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6),
+  SUM(h7), SUM(h8), SUM(h9), SUM(h10),
+  l.level
+FROM metric_daily, (SELECT 'week' AS level UNION ALL SELECT 'month') AS l
+GROUP BY tenant, dim, value, l.level, start;
 DROP TABLE metric_daily;
-ALTER TABLE metric_daily_v9 RENAME TO metric_daily;
--- The same tallies by week (day = its Monday) and by month (day = its 1st), from the daily rows.
-CREATE TABLE metric_weekly (
-  tenant    TEXT NOT NULL,
-  dim       TEXT NOT NULL,
-  value     TEXT NOT NULL,
-  day       INTEGER NOT NULL,
-  tickets INTEGER NOT NULL DEFAULT 0, solved INTEGER NOT NULL DEFAULT 0,
-  reopened INTEGER NOT NULL DEFAULT 0, surveyed INTEGER NOT NULL DEFAULT 0,
-  answered INTEGER NOT NULL DEFAULT 0, csat_n INTEGER NOT NULL DEFAULT 0,
-  csat_good INTEGER NOT NULL DEFAULT 0, nps_n INTEGER NOT NULL DEFAULT 0,
-  nps_pro INTEGER NOT NULL DEFAULT 0, nps_det INTEGER NOT NULL DEFAULT 0,
-  ces_n INTEGER NOT NULL DEFAULT 0, ces_sum INTEGER NOT NULL DEFAULT 0,
-  frt_n INTEGER NOT NULL DEFAULT 0, frt_sum_s INTEGER NOT NULL DEFAULT 0,
-  res_n INTEGER NOT NULL DEFAULT 0, res_sum_s INTEGER NOT NULL DEFAULT 0,
-  sent_pos INTEGER NOT NULL DEFAULT 0, sent_neu INTEGER NOT NULL DEFAULT 0,
-  sent_neg INTEGER NOT NULL DEFAULT 0, inf_n INTEGER NOT NULL DEFAULT 0,
-  inf_good INTEGER NOT NULL DEFAULT 0, h0 INTEGER NOT NULL DEFAULT 0,
-  h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0, h3 INTEGER NOT NULL DEFAULT 0,
-  h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
-  h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
-  h10 INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (tenant, dim, day, value)
-) WITHOUT ROWID;
-CREATE TABLE metric_monthly (
-  tenant    TEXT NOT NULL,
-  dim       TEXT NOT NULL,
-  value     TEXT NOT NULL,
-  day       INTEGER NOT NULL,
-  tickets INTEGER NOT NULL DEFAULT 0, solved INTEGER NOT NULL DEFAULT 0,
-  reopened INTEGER NOT NULL DEFAULT 0, surveyed INTEGER NOT NULL DEFAULT 0,
-  answered INTEGER NOT NULL DEFAULT 0, csat_n INTEGER NOT NULL DEFAULT 0,
-  csat_good INTEGER NOT NULL DEFAULT 0, nps_n INTEGER NOT NULL DEFAULT 0,
-  nps_pro INTEGER NOT NULL DEFAULT 0, nps_det INTEGER NOT NULL DEFAULT 0,
-  ces_n INTEGER NOT NULL DEFAULT 0, ces_sum INTEGER NOT NULL DEFAULT 0,
-  frt_n INTEGER NOT NULL DEFAULT 0, frt_sum_s INTEGER NOT NULL DEFAULT 0,
-  res_n INTEGER NOT NULL DEFAULT 0, res_sum_s INTEGER NOT NULL DEFAULT 0,
-  sent_pos INTEGER NOT NULL DEFAULT 0, sent_neu INTEGER NOT NULL DEFAULT 0,
-  sent_neg INTEGER NOT NULL DEFAULT 0, inf_n INTEGER NOT NULL DEFAULT 0,
-  inf_good INTEGER NOT NULL DEFAULT 0, h0 INTEGER NOT NULL DEFAULT 0,
-  h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0, h3 INTEGER NOT NULL DEFAULT 0,
-  h4 INTEGER NOT NULL DEFAULT 0, h5 INTEGER NOT NULL DEFAULT 0, h6 INTEGER NOT NULL DEFAULT 0,
-  h7 INTEGER NOT NULL DEFAULT 0, h8 INTEGER NOT NULL DEFAULT 0, h9 INTEGER NOT NULL DEFAULT 0,
-  h10 INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (tenant, dim, day, value)
-) WITHOUT ROWID;
-INSERT INTO metric_weekly SELECT tenant, dim, value, day - ((day % 7) + 10) % 7 AS start,
-  SUM(tickets), SUM(solved), SUM(reopened), SUM(surveyed), SUM(answered), SUM(csat_n),
-  SUM(csat_good), SUM(nps_n), SUM(nps_pro), SUM(nps_det), SUM(ces_n), SUM(ces_sum), SUM(frt_n),
-  SUM(frt_sum_s), SUM(res_n), SUM(res_sum_s), SUM(sent_pos), SUM(sent_neu), SUM(sent_neg),
-  SUM(inf_n), SUM(inf_good), SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6),
-  SUM(h7), SUM(h8), SUM(h9), SUM(h10)
-FROM metric_daily GROUP BY tenant, dim, value, start;
-INSERT INTO metric_monthly SELECT tenant, dim, value,
-  CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400 AS start,
-  SUM(tickets), SUM(solved), SUM(reopened), SUM(surveyed), SUM(answered), SUM(csat_n),
-  SUM(csat_good), SUM(nps_n), SUM(nps_pro), SUM(nps_det), SUM(ces_n), SUM(ces_sum), SUM(frt_n),
-  SUM(frt_sum_s), SUM(res_n), SUM(res_sum_s), SUM(sent_pos), SUM(sent_neu), SUM(sent_neg),
-  SUM(inf_n), SUM(inf_good), SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6),
-  SUM(h7), SUM(h8), SUM(h9), SUM(h10)
-FROM metric_daily GROUP BY tenant, dim, value, start;
 )sql"},
 }};
 
