@@ -135,6 +135,17 @@ int main(int argc, char** argv) {
   CHECK(on_event(h, "{not json", &out, &e2) == CLOSELOOP_E_INVALID_ARGUMENT, "malformed JSON accepted");
   CHECK(e2 != NULL, "no error message for malformed JSON");
   cl_free(e2);
+  /* What goes back to the host (and into its log) is PII-scrubbed: an unknown tenant that is an
+     e-mail address is named as [email]. */
+  e2 = NULL;
+  CHECK(on_event(h,
+                 "{\"type\":\"ticket.created\",\"tenant\":\"ann.lee@example.com\",\"host\":\"generic\","
+                 "\"ticket_id\":\"8\",\"host_event_id\":\"tx-9\",\"occurred_at\":\"2026-11-20T10:00:00Z\"}",
+                 &out, &e2) == CLOSELOOP_E_INVALID_ARGUMENT,
+        "unknown tenant accepted");
+  CHECK(e2 && strstr(e2, "is not configured") && !strstr(e2, "ann.lee@example.com") && strstr(e2, "[email]"),
+        "error not scrubbed: %s", e2 ? e2 : "(null)");
+  cl_free(e2);
   CHECK(on_event(NULL, "{}", &out, NULL) == CLOSELOOP_E_INVALID_ARGUMENT, "NULL handle accepted");
   CHECK(on_event(h, NULL, &out, NULL) == CLOSELOOP_E_INVALID_ARGUMENT, "NULL event accepted");
 

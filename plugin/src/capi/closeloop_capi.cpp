@@ -4,12 +4,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "closeloop/closeloop.h"
 #include "closeloop/config.hpp"
 #include "closeloop/engine.hpp"
 #include "closeloop/secret_config.hpp"
 #include "closeloop/store.hpp"
+#include "closeloop/text.hpp"
 #include "common/adapter.hpp"
 
 struct closeloop_handle {
@@ -30,9 +32,18 @@ char* dup_string(const std::string& s) {
   return p;
 }
 
+// What goes back to the host ends up in its log (RT's, through $RT::Logger): error messages and
+// decision log lines are PII-scrubbed first (e-mail addresses, phone numbers, cards, ...), as
+// closeloop's own log lines are (server/log_scrub.hpp).
 closeloop_status fail(char** error, closeloop_status code, const std::string& message) {
-  if (error) *error = dup_string(message);
+  if (error) *error = dup_string(closeloop::scrub_pii(message));
   return code;
+}
+
+closeloop::json scrubbed(const std::vector<std::string>& log) {
+  closeloop::json out = closeloop::json::array();
+  for (const auto& line : log) out.push_back(closeloop::scrub_pii(line));
+  return out;
 }
 
 closeloop::result<closeloop::ingest_result> ingest_one(closeloop_handle* h, const closeloop::event& ev) {
@@ -141,7 +152,7 @@ closeloop_status closeloop_on_event(closeloop_handle* h, const char* event_json,
     if (!ev) return fail(error, CLOSELOOP_E_INVALID_ARGUMENT, ev.err().message);
     auto r = ingest_one(h, *ev);
     if (!r) return fail(error, ingest_status(r.err()), r.err().message);
-    closeloop::json out = {{"duplicate", r->duplicate}, {"actions", closeloop::json::array()}, {"log", r->log}};
+    closeloop::json out = {{"duplicate", r->duplicate}, {"actions", closeloop::json::array()}, {"log", scrubbed(r->log)}};
     for (const auto& a : r->actions) out["actions"].push_back(closeloop::to_json(a));
     *actions_json = dup_string(out.dump());
     if (!*actions_json) return fail(error, CLOSELOOP_E_INTERNAL, "closeloop_on_event: out of memory");
@@ -184,7 +195,7 @@ closeloop_status closeloop_on_host_payload(closeloop_handle* h, const char* tena
       }
       out["events"].push_back({{"host_event_id", ev.host_event_id}, {"ticket_id", ev.ticket_id},
                                {"type", closeloop::to_string(ev.type)}, {"duplicate", r->duplicate},
-                               {"actions", std::move(names)}, {"log", r->log}});
+                               {"actions", std::move(names)}, {"log", scrubbed(r->log)}});
       if (!r->duplicate) out["duplicate"] = false;
     }
     *result_json = dup_string(out.dump(-1, ' ', false, closeloop::json::error_handler_t::replace));
