@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness.hpp"
+#include "../adapters/loopback_server.hpp"
 
 using namespace closeloop;
 using namespace closeloop::itest;
@@ -159,4 +160,71 @@ TEST_CASE("closeloop privacy opt-out, export and erase on a served database", "[
   CHECK_THAT(audit.out, Catch::Contains("privacy.export"));
   CHECK_THAT(audit.out, Catch::Contains("privacy.erase"));
   CHECK(audit.out.find(email) == std::string::npos);
+}
+
+TEST_CASE("an invitation waiting for a helpdesk outage is not sent once the customer opts out",
+          "[integration][cli][privacy][survey]") {
+  temp_dir dir("privacy-late-opt-out");
+  const fs::path db = dir / "closeloop.db";
+  test::loopback_server sink;
+  std::atomic<bool> host_down{false};
+  sink.set_handler([&](const test::recorded_request&) {
+    return host_down ? test::scripted_response{503, {}, "helpdesk down"} : test::scripted_response{};
+  });
+  config_options co;
+  co.endpoint_url = sink.url("/actions");
+  json cfg = make_config(co);
+  cfg["store"] = {{"path", db.string()}};
+  cfg["worker"]["breaker_failures"] = 0;  // retried every second at most, not held by a circuit
+  const fs::path cfg_path = dir / "cfg.json";
+  write_text(cfg_path, cfg.dump(2));
+  server_process srv(dir, cfg, db);
+  srv.start();
+  const std::string email = "olga.optout@example.net";
+  auto send = [&](const std::string& id, json ev) {
+    ev["requester"] = {{"id", "cust-701"}, {"email", email}, {"name", "Olga Optout"}, {"role", "customer"}};
+    auto r = post_signed(srv, id, ev.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+  };
+  auto invitations = [&] {
+    std::size_t n = 0;
+    for (const auto& r : sink.requests())
+      if (r.body.find("\"send_survey\"") != std::string::npos) ++n;
+    return n;
+  };
+  send("c-701", event_json("ticket.created", "701", "The invoice PDF will not download."));
+  // The triage write-back goes out first (a ticket's actions run in order: one still failing would
+  // hold the invitation back).
+  REQUIRE(eventually(
+      [&] {
+        return db_view(db).scalar("SELECT count(*) FROM outbox WHERE ticket_id = '701' AND status IN ('pending', 'running')"
+                                  " AND type <> 'suggest_kb_articles'") == 0;
+      },
+      15s));
+  // The helpdesk goes down; the ticket is solved; the invitation is decided (1 s) and waits, retried.
+  host_down = true;
+  send("s-701", event_json("ticket.solved", "701"));
+  REQUIRE(eventually([&] { return invitations() >= 1; }, 15s));
+
+  auto out = cli(dir, {"privacy", "opt-out", "--config", cfg_path.string(), "--customer", email});
+  INFO(out.all());
+  REQUIRE(out.exit_code() == 0);
+  const auto tried = invitations();
+  host_down = false;
+  // The next attempt finds the opt-out: the row is cancelled with the reason, never delivered.
+  REQUIRE(eventually(
+      [&] {
+        return db_view(db).scalar("SELECT count(*) FROM outbox WHERE ticket_id = '701' AND type = 'send_survey'"
+                                  " AND status = 'cancelled' AND last_error LIKE '%opted out%'") == 1;
+      },
+      15s));
+  std::this_thread::sleep_for(500ms);
+  INFO("server: " << srv.stderr_text());
+  CHECK(invitations() <= tried + 1);  // at most the attempt already on the wire when it opted out
+  db_view v(db);
+  CHECK(v.scalar("SELECT count(*) FROM outbox WHERE ticket_id = '701' AND type = 'send_survey' AND status = 'done'") == 0);
+  CHECK(v.scalar("SELECT count(*) FROM surveys WHERE ticket_id = '701' AND status = 'skipped'"
+                 " AND note LIKE '%opted out%'") == 1);
+  CHECK_THAT(srv.stderr_text(), Catch::Contains("action cancelled") && Catch::Contains("opted out"));
 }

@@ -256,3 +256,137 @@ TEST_CASE("survey: each answer goes to the tenant's outbound webhook once, signe
   std::this_thread::sleep_for(500ms);
   CHECK(deliveries().size() == 3);
 }
+
+TEST_CASE("survey: the invitation asks the tenant's own survey on its own scale, in the ticket's language; "
+          "the one reminder says it is one",
+          "[integration][survey]") {
+  temp_dir dir("survey-own");
+  test::loopback_server sink;
+  config_options co;
+  co.endpoint_url = sink.url("/actions");
+  json cfg = make_config(co);
+  json& sp = cfg["tenants"][0]["policy"]["survey"];
+  sp["definition"] = "effort";
+  sp["reminder"] = {{"enabled", true}, {"delay_s", 3600}};
+  sp["definitions"] = json::array({json::parse(R"({
+    "id": "effort", "kind": "custom", "score_question": "effort", "fallback_language": "en",
+    "title": {"en": "Your request", "zh-TW": "您的請求"},
+    "questions": [{"id": "effort", "type": "scale", "min": 1, "max": 7, "required": true,
+                   "prompt": {"en": "How much effort did it take you?", "zh-TW": "您花了多少力氣？"},
+                   "min_label": {"en": "almost none", "zh-TW": "幾乎沒有"},
+                   "max_label": {"en": "a great deal", "zh-TW": "非常多"}}]})")});
+  server_process srv(dir, cfg);
+  srv.start();
+
+  json inv = invitation_for(srv, sink, "e1", "The export to CSV times out every time I try it.");
+  INFO("invitation: " << inv.dump());
+  const std::string link = inv.value("link", "");
+  const std::string body = inv.value("body", "");
+  CHECK(body.find("How much effort did it take you?") != std::string::npos);
+  CHECK(body.find("How satisfied") == std::string::npos);  // not the CSAT question
+  // One link per value of the definition's own scale (1..7), named by its question id.
+  for (int v = 1; v <= 7; ++v) CHECK(body.find(link + "?effort=" + std::to_string(v) + "\n") != std::string::npos);
+  CHECK(body.find("?score=") == std::string::npos);
+  CHECK(body.find("?effort=0") == std::string::npos);
+  CHECK(body.find("?effort=8") == std::string::npos);
+  CHECK(body.find("7 (a great deal)") != std::string::npos);
+  CHECK(body.find("1 (almost none)") != std::string::npos);
+  CHECK(inv.value("reminder", false) == false);
+  CHECK(inv.value("subject", "").rfind("How did we do?", 0) == 0);
+  // The page knows the link's value: 6 is preselected.
+  auto page = http_get(link + "?effort=6");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->body.find("How much effort did it take you?") != std::string::npos);
+
+  // A traditional-Chinese ticket is asked in zh-TW, the definition's texts.
+  json zh = invitation_for(srv, sink, "e2", "您好，我的帳單被重複扣款了兩次，請幫我退款。這個問題已經發生過好幾次，非常困擾。");
+  INFO("zh invitation: " << zh.dump());
+  CHECK(zh.value("body", "").find("您花了多少力氣？") != std::string::npos);
+  CHECK(zh.value("body", "").find("7 (非常多)") != std::string::npos);
+
+  // Nobody answered e1: its reminder (due in an hour, brought forward in the store) is one
+  // message that says it is a reminder, with a working link.
+  {
+    SQLite::Database db((dir.path() / "closeloop.db").string(), SQLite::OPEN_READWRITE, 5000);
+    SQLite::Statement up(db, "UPDATE timers SET due_at_ms = 0 WHERE ticket_id = 'e1' AND status = 'pending'"
+                             " AND kind LIKE '%reminder%'");
+    REQUIRE(up.exec() == 1);
+  }
+  json reminder;
+  REQUIRE(eventually(
+      [&] {
+        auto sent = actions_of(sink, "send_survey", "e1");
+        if (sent.size() < 2) return false;
+        reminder = sent.back()["params"];
+        return true;
+      },
+      10s));
+  INFO("reminder: " << reminder.dump());
+  CHECK(reminder.value("reminder", false) == true);
+  CHECK(reminder.value("subject", "").rfind("Reminder: how did we do?", 0) == 0);
+  const std::string rbody = reminder.value("body", "");
+  CHECK(rbody.find("A short reminder") != std::string::npos);
+  CHECK(rbody.find("How much effort did it take you?") != std::string::npos);
+  const std::string rlink = reminder.value("link", "");
+  CHECK(rbody.find(rlink + "?effort=7") != std::string::npos);
+  auto answered = answer_survey(rlink, "effort=2");
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  std::this_thread::sleep_for(300ms);
+  CHECK(actions_of(sink, "send_survey", "e1").size() == 2);  // one invitation, one reminder
+}
+
+TEST_CASE("survey: the answer webhook has a circuit of its own: a helpdesk outage does not hold it back",
+          "[integration][survey][resilience]") {
+  temp_dir dir("survey-hook-circuit");
+  test::loopback_server sink;
+  test::loopback_server crm;
+  std::atomic<bool> host_down{false};
+  sink.set_handler([&](const test::recorded_request&) {
+    return host_down ? test::scripted_response{503, {}, "helpdesk down"} : test::scripted_response{};
+  });
+  config_options co;
+  co.endpoint_url = sink.url("/actions");
+  co.extra_tenant = {{"webhooks", json::array({{{"id", "crm"},
+                                               {"url", crm.url("/closeloop")},
+                                               {"secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+                                               {"events", {"survey.answered"}}}})}};
+  json cfg = make_config(co);
+  cfg["worker"]["breaker_failures"] = 1;
+  cfg["worker"]["breaker_cooldown_ms"] = 60000;  // stays open for the whole test
+  server_process srv(dir, cfg);
+  srv.start();
+  json first = invitation_for(srv, sink, "c1", "The export to CSV times out every time.");
+  json second = invitation_for(srv, sink, "c2", "The dashboard shows yesterday's numbers.");
+
+  // The helpdesk goes down: the first answer's write-back fails and opens the host's circuit.
+  host_down = true;
+  auto a1 = answer_survey(first.value("link", ""), "score=5");
+  REQUIRE(a1);
+  REQUIRE(a1->status == 200);
+  const std::string open_host = "SELECT count(*) FROM host_circuits WHERE host = '" + std::string(host_id) +
+                                "' AND state = 'open'";
+  REQUIRE(eventually([&] { return db_view(dir / "closeloop.db").scalar(open_host) == 1; }, 10s));
+  std::this_thread::sleep_for(300ms);  // a call already on the wire when it opened may still land
+  const auto host_calls = sink.requests().size();
+
+  // The second answer: its write-back waits for the helpdesk (not attempted), its webhook goes out.
+  auto a2 = answer_survey(second.value("link", ""), "score=4");
+  REQUIRE(a2);
+  REQUIRE(a2->status == 200);
+  auto delivered_for = [&](std::string_view ticket) {
+    for (const auto& r : crm.requests()) {
+      json b = json::parse(r.body, nullptr, false);
+      if (!b.is_discarded() && b["data"].value("ticket_id", "") == ticket) return true;
+    }
+    return false;
+  };
+  INFO("server: " << srv.stderr_text());
+  REQUIRE(eventually([&] { return delivered_for("c2"); }, 10s));
+  db_view db(dir / "closeloop.db");
+  CHECK(db.scalar(open_host) == 1);  // still open: the webhook did not need it
+  CHECK(sink.requests().size() == host_calls);  // and nothing more was tried on the helpdesk
+  CHECK(db.scalar("SELECT count(*) FROM outbox WHERE ticket_id = 'c2' AND status = 'pending' AND attempts = 0") >= 1);
+  CHECK(db.scalar("SELECT count(*) FROM host_circuits WHERE host = 'webhook:crm' AND state <> 'closed'") == 0);
+}

@@ -258,3 +258,86 @@ TEST_CASE("survey page: unknown survey 404, expired 410 and forged 403, in the l
   CHECK(has(*forged, "此调查链接无效"));
   CHECK(answers_stored(*s.srv, "u1") == 0);
 }
+
+TEST_CASE("survey opt-out: the invitation's link asks on GET, records only a POST with its form token, "
+          "works from an expired link, and stops the customer's later surveys",
+          "[integration][survey][privacy]") {
+  page_server s;
+  const std::string email = "cora.optout@example.org";
+  auto send = [&](const std::string& id, json ev) {
+    ev["requester"] = {{"id", "cust-o"}, {"email", email}, {"name", "Cora Optout"}, {"role", "customer"}};
+    auto r = post_signed(*s.srv, id, ev.dump());
+    REQUIRE(r);
+    REQUIRE(r->status == 202);
+  };
+  auto consents = [&] { return db_view(s.srv->db_path()).scalar("SELECT count(*) FROM privacy_consent"); };
+  send("c-o1", event_json("ticket.created", "o1", "The printer on floor 2 is jammed again."));
+  send("s-o1", event_json("ticket.solved", "o1"));
+  json inv;
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& r : s.sink.requests()) {
+          json j = json::parse(r.body, nullptr, false);
+          if (j.is_discarded()) continue;
+          const json& a = j.contains("action") ? j["action"] : j;
+          if (a.value("type", "") == "send_survey" && a.value("ticket_id", "") == "o1") inv = a["params"];
+        }
+        return !inv.is_null();
+      },
+      15s));
+  const std::string link = inv.value("link", "");
+  const std::string stop = inv.value("opt_out_link", "");
+  INFO("invitation: " << inv.dump());
+  REQUIRE(stop == link + "/opt-out");
+  CHECK(inv.value("body", "").find("Rather not get these surveys? Stop them here: " + stop) != std::string::npos);
+
+  // GET asks and records nothing (mail scanners and link previews fetch links).
+  auto ask = http_get(stop);
+  REQUIRE(ask);
+  CHECK(ask->status == 200);
+  CHECK(has(*ask, "<button type=\"submit\""));
+  CHECK(has(*ask, "Stop satisfaction surveys to this e-mail address?"));
+  CHECK(consents() == 0);
+  // A POST without this page's form token, or from another site, changes nothing.
+  auto forged = post_form(stop, "_csrf=" + std::string(64, 'a'), {{"origin", s.srv->base_url()}});
+  REQUIRE(forged);
+  CHECK(forged->status == 403);
+  std::smatch m;
+  REQUIRE(std::regex_search(ask->body, m, std::regex("name=\"_csrf\" value=\"([0-9a-f]+)\"")));
+  const std::string csrf = m[1];
+  auto other_site = post_form(stop, "_csrf=" + csrf, {{"origin", "https://evil.example"}});
+  REQUIRE(other_site);
+  CHECK(other_site->status == 403);
+  CHECK(consents() == 0);
+  // A tampered link: refused.
+  auto tampered = http_get(link.substr(0, link.size() - 3) + "AAA/opt-out");
+  REQUIRE(tampered);
+  CHECK(tampered->status == 403);
+
+  // An expired link still lets the customer stop surveys (we signed it).
+  const std::string expired = link_for(*s.srv, "o1", "csat", "en", -3600) + "/opt-out";
+  auto old_page = http_get(expired);
+  REQUIRE(old_page);
+  CHECK(old_page->status == 200);
+  REQUIRE(std::regex_search(old_page->body, m, std::regex("name=\"_csrf\" value=\"([0-9a-f]+)\"")));
+  auto done = post_form(expired, "_csrf=" + std::string(m[1]), {{"origin", s.srv->base_url()}});
+  REQUIRE(done);
+  INFO("server: " << s.srv->stderr_text());
+  CHECK(done->status == 200);
+  CHECK(has(*done, "we will not send you satisfaction surveys any more"));
+  db_view db(s.srv->db_path());
+  CHECK(db.scalar("SELECT count(*) FROM privacy_consent WHERE status = 'opted_out' AND source = 'survey_page'") == 1);
+  CHECK(db.scalar("SELECT count(*) FROM audit_log WHERE action = 'privacy.opt_out' AND actor = 'customer'") == 1);
+  CHECK(db.scalar("SELECT count(*) FROM audit_log WHERE target LIKE '%" + email + "%' OR detail LIKE '%" + email +
+                  "%'") == 0);
+
+  // Her next solved ticket gets no survey: the engine reads the consent.
+  send("c-o2", event_json("ticket.created", "o2", "Floor 2 printer jammed once more."));
+  send("s-o2", event_json("ticket.solved", "o2"));
+  REQUIRE(eventually(
+      [&] {
+        return db_view(s.srv->db_path()).scalar("SELECT count(*) FROM surveys WHERE ticket_id = 'o2' AND status = 'skipped'"
+                                                " AND note LIKE '%opted out%'") == 1;
+      },
+      15s));
+}

@@ -336,6 +336,39 @@ TEST_CASE("a reminder is not sent once the survey is answered", "[unit][survey]"
   CHECK_FALSE(find(w.feed(t), action_type::send_survey));
 }
 
+TEST_CASE("an invitation withdrawn at send time (the customer opted out meanwhile) is skipped; a withdrawn "
+          "reminder changes nothing",
+          "[unit][survey][privacy]") {
+  world w;
+  w.pol.survey.reminder_enabled = true;
+  auto sent = w.solve_and_fire("1", "2026-11-20T09:00:00Z");
+  REQUIRE(find(sent, action_type::send_survey));
+  auto withdraw = [&](const char* ticket, bool reminder, const char* id) {
+    auto t = w.make(event_type::timer_fired, ticket, id, "2026-11-21T10:00:00Z");
+    t.data = {{"kind", "survey_withdrawn"}, {"reminder", reminder}};
+    return w.feed(t);
+  };
+  auto d = withdraw("1", false, "withdrawn:7");
+  CHECK(d.next.survey == "skipped");
+  REQUIRE(d.survey_row);
+  CHECK(d.survey_row->status == "skipped");
+  CHECK(d.survey_row->note == "invitation withdrawn: the customer opted out of surveys before it went out");
+  const action* cancel = find(d, action_type::cancel_survey);
+  REQUIRE(cancel);
+  // Its reminder, when due, is not sent either, and an answer (there is no link) is not recorded.
+  auto t = w.make(event_type::timer_fired, "1", "timer-r", "2026-11-23T09:00:00Z");
+  t.data = {{"kind", "survey_reminder"}, {"timer_id", 2}};
+  CHECK_FALSE(find(w.feed(t), action_type::send_survey));
+  CHECK_FALSE(find(w.answer("1", "2026-11-23T10:00:00Z", 5, "sub-x"), action_type::set_fields));
+
+  // A withdrawn reminder: the invitation went out before, the survey stays open.
+  REQUIRE(find(w.solve_and_fire("2", "2026-11-20T09:00:00Z", "bea@example.com"), action_type::send_survey));
+  auto r = withdraw("2", true, "withdrawn:8");
+  CHECK(r.actions.empty());
+  CHECK_FALSE(r.survey_row);
+  CHECK(find(w.answer("2", "2026-11-21T10:00:00Z", 4, "sub-2"), action_type::set_fields));
+}
+
 TEST_CASE("answer: write-back with every answer, classified comment, negative escalates with a recovery timer",
           "[unit][survey][answer]") {
   world w;

@@ -116,6 +116,9 @@ class store {
   result<void> mark_done(std::int64_t id, timestamp now);
   result<void> mark_retry(std::int64_t id, timestamp next_attempt_at, const std::string& error);
   result<void> mark_failed(std::int64_t id, const std::string& error);
+  // A claimed row that must not run any more (a survey the customer opted out of after it was
+  // decided): cancelled, `why` kept as its last_error.
+  result<void> mark_cancelled(std::int64_t id, const std::string& why);
   // Hands a claimed row back unattempted (its host's circuit is open): pending again at
   // next_attempt_at, the attempt claim_due counted taken back, last_error kept.
   result<void> mark_deferred(std::int64_t id, timestamp next_attempt_at);
@@ -134,6 +137,7 @@ class store {
  private:
   struct impl;
   explicit store(std::unique_ptr<impl> p);
+  result<void> finish_running(std::int64_t id, outbox_status to, const std::string& why);
   std::unique_ptr<impl> p_;
 };
 

@@ -19,7 +19,10 @@ void check_circuits(server::services& svc, doctor_report& r) {
       ++closed;
       continue;
     }
-    r.fail("host " + c.tenant + "/" + c.host + ": circuit " + (c.state == "open" ? "open" : "half-open") + " since " +
+    // A webhook receiver's circuit is "webhook:<id>" (server/outbound.hpp).
+    const std::string what = c.host.starts_with("webhook:") ? "webhook " + c.tenant + "/" + c.host.substr(8)
+                                                            : "host " + c.tenant + "/" + c.host;
+    r.fail(what + ": circuit " + (c.state == "open" ? "open" : "half-open") + " since " +
            format_rfc3339(c.opened_at) + " after " + std::to_string(c.failures) +
            " consecutive failure(s): its actions wait, not attempted and not charged an attempt, until " +
            format_rfc3339(c.retry_at) + ", then one probe");

@@ -11,6 +11,8 @@ using adapters::action_outcome;
 
 bool handles(const action& a) noexcept { return a.type == action_type::post_webhook; }
 
+std::string circuit_of(const action& a) { return "webhook:" + a.params.value("webhook", std::string()); }
+
 std::string body_of(const action& a, timestamp now) {
   const json body = {{"type", a.params.value("event", "")},
                      {"timestamp", format_rfc3339(now)},

@@ -10,6 +10,11 @@ namespace closeloop::server::outbound {
 
 bool handles(const action& a) noexcept;  // post_webhook
 
+// The circuit a delivery is judged under: "webhook:<id>". A tenant's webhook receiver and its
+// helpdesk fail independently: a dead receiver must not hold back host writes, nor an open host
+// circuit the answer webhooks.
+std::string circuit_of(const action& a);
+
 // One delivery attempt: 2xx done; 408/425/429/5xx and transport errors retry (Retry-After
 // honoured); other statuses, an unknown webhook id or a malformed secret fail with why.
 adapters::action_outcome execute(services& svc, const action& a);

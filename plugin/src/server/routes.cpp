@@ -11,6 +11,7 @@
 #include "server/monitoring.hpp"
 #include "server/outbox_api.hpp"
 #include "server/sidebar.hpp"
+#include "server/survey_optout.hpp"
 #include "server/survey_page.hpp"
 
 namespace closeloop::server {
@@ -18,6 +19,10 @@ namespace {
 
 void survey_page(const http_request& req, services& svc, const route_params&, respond_fn respond) {
   survey::handle(req, svc, std::move(respond));
+}
+
+void survey_opt_out(const http_request& req, services& svc, const route_params& p, respond_fn respond) {
+  survey::handle_opt_out(req, svc, p.at("token"), std::move(respond));
 }
 
 // clang-format off
@@ -30,6 +35,8 @@ const std::array k_routes{
           "an event from a host, signed as the host's vendor signs it"},
     route{m_get | m_post, "/s/{token}", access::signed_access, survey_page,
           "the survey page and its answer, behind the signed invitation link"},
+    route{m_get | m_post, "/s/{token}/opt-out", access::signed_access, survey_opt_out,
+          "stop surveys to the ticket's requester (GET asks, POST with the form token records; any signed link)"},
     route{m_get, "/api/v1/tenants/{tenant}/hosts/{host}/tickets/{ticket}/suggestions", access::agent,
           kb::handle_suggestions, "the top KB articles for a ticket (agent sidebar)"},
     route{m_get | m_post, "/sidebar", access::signed_access, sidebar::handle,

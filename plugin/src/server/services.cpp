@@ -46,6 +46,7 @@ result<std::unique_ptr<services>> services::create(config cfg, bool open_store) 
     if (auto hs = health_store::open(so.path)) s->health_ = std::move(*hs);
     if (auto oa = outbox_admin::open(so.path)) s->outbox_admin_ = std::move(*oa);
     if (auto ts = token_store::open(so.path)) s->tokens_ = std::move(*ts);
+    if (auto ps = privacy_store::open(so.path)) s->privacy_ = std::move(*ps);
     if (auto al = audit_log::open(so.path)) s->audit_ = std::move(*al);
     if (auto mon = monitor::monitor_db::open(so.path)) s->monitor_ = std::move(*mon);
   }

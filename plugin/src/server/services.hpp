@@ -11,6 +11,7 @@
 #include "closeloop/engine.hpp"
 #include "closeloop/audit.hpp"
 #include "closeloop/health_store.hpp"
+#include "closeloop/privacy_store.hpp"
 #include "closeloop/kb_store.hpp"
 #include "closeloop/outbox_admin.hpp"
 #include "closeloop/store.hpp"
@@ -45,6 +46,8 @@ class services {
   // API tokens and the audit log (same file; server/auth.hpp, closeloop/audit.hpp); null without
   // a file store.
   token_store* tokens() noexcept { return tokens_.get(); }
+  // Consent (opt-out) reads for the worker's check at send time (same file); null without a file store.
+  privacy_store* privacy() noexcept { return privacy_.get(); }
   audit_log* audit() noexcept { return audit_.get(); }
   // Monitoring (plugin/src/monitor): facts, rollups, alerts, reports (same file); null without a
   // file store. monitoring(t): the tenant's parsed `monitoring` config (nullptr: unknown tenant).
@@ -84,6 +87,7 @@ class services {
   std::unique_ptr<health_store> health_;
   std::unique_ptr<closeloop::outbox_admin> outbox_admin_;
   std::unique_ptr<token_store> tokens_;
+  std::unique_ptr<privacy_store> privacy_;
   std::unique_ptr<audit_log> audit_;
   std::unique_ptr<monitor::monitor_db> monitor_;
   std::map<std::string, monitor::monitoring_config, std::less<>> monitoring_;

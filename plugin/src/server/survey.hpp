@@ -10,6 +10,7 @@
 // that score chosen. Nothing is recorded by a bare GET: mail scanners fetch every link in a
 // message, and that must not answer a survey for the customer. Texts: survey_texts.hpp.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,8 +31,25 @@ result<link_claims> read_token(std::string_view token);
 // Signature and expiry; errc::unauthorized for a bad signature, errc::not_found when expired.
 result<link_claims> verify_token(std::string_view token, std::string_view secret, timestamp now);
 
+// A link token checked against its tenant's link secret: the tenant and host must exist and send
+// surveys, the signature must hold (errc::unauthorized otherwise); an expired link is
+// errc::not_found unless allow_expired (the opt-out page works from any link we signed).
+struct verified_link {
+  link_claims claims;
+  const tenant_runtime* tenant = nullptr;
+};
+result<verified_link> verify_link(services& svc, std::string_view token, bool allow_expired = false);
+
 // Fills params.link, params.subject and params.body of a send_survey action (the invitation in
 // the ticket's language) unless params.body is already there. Fails naming the missing setting.
 result<void> prepare_invitation(services& svc, action& a);
+
+// Consent at send time: whether the ticket's requester opted out of surveys after the engine
+// decided this send_survey (outbox row `outbox_id`; e.g. while the host was down and it waited).
+// If so, the engine records it (an internal timer.fired event of kind "survey_withdrawn": the
+// survey is skipped, its send timer cancelled) and the reason is returned: the caller cancels
+// the row. nullopt: send it. An error (the consent or the event could not be read or written):
+// the caller retries later.
+result<std::optional<std::string>> withdrawn_by_consent(services& svc, const action& a, std::int64_t outbox_id);
 
 }  // namespace closeloop::server::survey

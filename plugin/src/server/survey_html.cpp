@@ -243,6 +243,36 @@ std::string message_page(std::string_view lang, const texts& t, std::string_view
   return out;
 }
 
+std::string opt_out_page(std::string_view lang, const texts& t, std::string_view csrf, bool done) {
+  std::string out;
+  out.reserve(4096);
+  open_page(out, lang, t.opt_out_title);
+  out += "<h1>";
+  append_escaped(out, t.opt_out_title);
+  out += "</h1>";
+  if (done) {
+    out += "<p class=\"msg\" role=\"status\">";
+    append_escaped(out, t.opt_out_done);
+    out += "</p>";
+  } else {
+    out += "<form method=\"post\" action=\"\"><p id=\"q\">";
+    append_escaped(out, t.opt_out_question);
+    out += "</p><input type=\"hidden\" name=\"_csrf\" value=\"";
+    append_escaped(out, csrf);
+    out += "\"><button type=\"submit\" aria-describedby=\"q\">";
+    append_escaped(out, t.opt_out_button);
+    out += "</button></form>";
+  }
+  close_page(out);
+  return out;
+}
+
+std::string form_token(std::string_view secret, std::string_view link_token, std::string_view sid) {
+  std::string msg = "cl1-form\n";
+  msg.append(link_token).append("\n").append(sid);
+  return adapters::crypto::hex_encode(adapters::crypto::hmac_sha256(secret, msg));
+}
+
 // ---------------------------------------------------------------------------------------------
 // the form
 

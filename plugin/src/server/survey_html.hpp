@@ -39,6 +39,14 @@ http_response html_response(const http_request& req, http::status status, std::s
 std::string message_page(std::string_view lang, const texts& t, std::string_view message, std::string_view detail = {},
                          std::string_view back_link = {});
 
+// The opt-out page behind an invitation's "stop these surveys" link: a question and one button
+// (a POST with the form token `csrf`; a GET never changes anything), or, once done, the confirmation.
+std::string opt_out_page(std::string_view lang, const texts& t, std::string_view csrf, bool done);
+
+// The HMAC form token of a page behind the link `link_token` (CSRF): hex HMAC-SHA256 under the
+// tenant's link secret of the link and `sid` (the submission id, or a fixed purpose such as "opt-out").
+std::string form_token(std::string_view secret, std::string_view link_token, std::string_view sid);
+
 // What the customer has chosen or typed so far (question id -> values).
 using answers_map = std::map<std::string, std::vector<std::string>, std::less<>>;
 

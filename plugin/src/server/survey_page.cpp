@@ -29,27 +29,6 @@ constexpr std::string_view k_why = "_why";  // the logic-jump questions were on 
 // ---------------------------------------------------------------------------------------------
 // link, form token, origin
 
-struct verified {
-  link_claims claims;
-  const tenant_runtime* tenant = nullptr;
-};
-
-result<verified> verify_for(services& svc, std::string_view token) {
-  auto claims = read_token(token);
-  if (!claims) return std::move(claims).err();
-  tenant_runtime* t = svc.tenant(claims->tenant);
-  if (!t || t->cfg->pol.survey.link_secret.empty() || !svc.adapter_for(claims->tenant, claims->host))
-    return make_error(errc::unauthorized, "the link names no tenant/host that sends surveys");
-  auto v = verify_token(token, t->cfg->pol.survey.link_secret, svc.clk().now());
-  if (!v) return std::move(v).err();
-  return verified{std::move(*v), t};
-}
-
-std::string form_token(std::string_view secret, std::string_view link_token, std::string_view sid) {
-  std::string msg = "cl1-form\n";
-  msg.append(link_token).append("\n").append(sid);
-  return crypto::hex_encode(crypto::hmac_sha256(secret, msg));
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -90,7 +69,7 @@ ticket_survey survey_of(services& svc, const link_claims& c, const survey_policy
   return out;
 }
 
-void record(const http_request& req, services& svc, respond_fn respond, const verified& v, const page_definition& d,
+void record(const http_request& req, services& svc, respond_fn respond, const verified_link& v, const page_definition& d,
             const submission& s, const texts& tx, const std::string& seq) {
   const link_claims& c = v.claims;
   json answers = json::object();
@@ -236,7 +215,7 @@ void handle(const http_request& req, services& svc, respond_fn respond) {
     respond(std::move(res));
     return;
   }
-  auto v = verify_for(svc, token);
+  auto v = verify_link(svc, token);
   if (!v) {
     auto claims = read_token(token);
     const std::string lang = claims ? supported_language(claims->language) : "en";

@@ -10,15 +10,12 @@ const texts k_en = {
     "Hello {name},",
     "Hello,",
     "your request \u201c{subject}\u201d has been resolved.",
-    "How satisfied are you with the help you received?",
-    "How likely are you to recommend us to a friend or colleague?",
-    "How easy was it to get your request resolved?",
-    {"very dissatisfied", "very satisfied"},
-    {"not at all likely", "extremely likely"},
-    {"very difficult", "very easy"},
+    "A short reminder: we would still like to hear how we did. It takes one click.",
+    "Please tell us here:",
     "Or answer and add a comment here:",
     "Thank you,\nthe support team",
     "How did we do? [{subject}]",
+    "Reminder: how did we do? [{subject}]",
     "Up to {max} characters.",
     "Send",
     "Thank you! Your answer has been recorded.",
@@ -37,6 +34,11 @@ const texts k_en = {
     "This form was not sent from this page or is out of date. Please check your answers and send them again.",
     "Choose all that apply.",
     "Step {n} of {max}",
+    "Rather not get these surveys? Stop them here:",
+    "Survey e-mails",
+    "Stop satisfaction surveys to this e-mail address? Replies to your requests are not affected.",
+    "Stop surveys",
+    "Done: we will not send you satisfaction surveys any more.",
 };
 
 const texts k_zh_hans = {
@@ -44,15 +46,12 @@ const texts k_zh_hans = {
     "{name}，您好：",
     "您好：",
     "您的请求\u201c{subject}\u201d已经解决。",
-    "您对获得的帮助满意吗？",
-    "您向朋友或同事推荐我们的可能性有多大？",
-    "解决您的请求有多容易？",
-    {"非常不满意", "非常满意"},
-    {"完全不可能", "极有可能"},
-    {"非常困难", "非常容易"},
+    "温馨提醒：我们仍然希望了解您对这次服务的评价，只需点击一下。",
+    "请在这里告诉我们：",
     "也可以在这里回答并留下意见：",
     "谢谢！\n客服团队",
     "我们做得怎么样？[{subject}]",
+    "提醒：我们做得怎么样？[{subject}]",
     "最多 {max} 个字符。",
     "提交",
     "谢谢！您的回答已记录。",
@@ -71,6 +70,11 @@ const texts k_zh_hans = {
     "此表单不是从本页面提交的，或已过期。请检查您的回答后重新提交。",
     "可多选。",
     "第 {n} 步，共 {max} 步",
+    "不想再收到此类调查？在这里停止：",
+    "调查邮件",
+    "不再向此邮箱发送满意度调查吗？您的请求的回复不受影响。",
+    "停止调查",
+    "已完成：我们不会再向您发送满意度调查。",
 };
 
 const texts k_zh_hant = {
@@ -78,15 +82,12 @@ const texts k_zh_hant = {
     "{name}，您好：",
     "您好：",
     "您的請求\u201c{subject}\u201d已經解決。",
-    "您對獲得的協助滿意嗎？",
-    "您向朋友或同事推薦我們的可能性有多大？",
-    "解決您的請求有多容易？",
-    {"非常不滿意", "非常滿意"},
-    {"完全不可能", "極有可能"},
-    {"非常困難", "非常容易"},
+    "溫馨提醒：我們仍然希望了解您對這次服務的評價，只需點擊一下。",
+    "請在這裡告訴我們：",
     "也可以在這裡回答並留下意見：",
     "謝謝！\n客服團隊",
     "我們做得怎麼樣？[{subject}]",
+    "提醒：我們做得怎麼樣？[{subject}]",
     "最多 {max} 個字元。",
     "提交",
     "謝謝！您的回答已記錄。",
@@ -105,6 +106,11 @@ const texts k_zh_hant = {
     "此表單不是從本頁面提交的，或已過期。請檢查您的回答後重新提交。",
     "可複選。",
     "第 {n} 步，共 {max} 步",
+    "不想再收到此類調查？在這裡停止：",
+    "調查郵件",
+    "不再向此信箱發送滿意度調查嗎？您的請求的回覆不受影響。",
+    "停止調查",
+    "已完成：我們不會再向您發送滿意度調查。",
 };
 
 }  // namespace
@@ -122,14 +128,6 @@ const texts& texts_for(std::string_view lang) {
   if (l == "zh-Hans") return k_zh_hans;
   if (l == "zh-Hant") return k_zh_hant;
   return k_en;
-}
-
-const char* question(const texts& t, std::string_view kind) {
-  return kind == "nps" ? t.question_nps : kind == "ces" ? t.question_ces : t.question_csat;
-}
-
-const std::array<const char*, 2>& ends(const texts& t, std::string_view kind) {
-  return kind == "nps" ? t.nps_ends : kind == "ces" ? t.ces_ends : t.csat_ends;
 }
 
 std::string replace_all(std::string s, std::string_view what, std::string_view with) {

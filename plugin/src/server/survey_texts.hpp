@@ -14,13 +14,13 @@ struct texts {
   const char* greeting;  // "{name}" replaced; used with a name
   const char* greeting_anon;
   const char* resolved;  // "{subject}"
-  const char* question_csat;
-  const char* question_nps;
-  const char* question_ces;
-  std::array<const char*, 2> csat_ends, nps_ends, ces_ends;
+  // (the question itself, its scale and the scale's end labels come from the survey definition)
+  const char* reminder_intro;  // first line of the one reminder
+  const char* answer_here;     // a definition without a score question: the link alone
   const char* or_open;
   const char* sign_off;
-  const char* mail_subject;  // "{subject}"
+  const char* mail_subject;      // "{subject}"
+  const char* reminder_subject;  // "{subject}"
   // page
   const char* chars_hint;   // "{max}"
   const char* submit;
@@ -40,14 +40,17 @@ struct texts {
   const char* stale_form;       // CSRF token missing/invalid: the form is shown again
   const char* multiple_hint;    // under a multiple-choice question
   const char* step_of;          // "{n}", "{max}"
+  // opting out of surveys (the invitation's last line, and the page behind it)
+  const char* opt_out_line;      // followed by the link
+  const char* opt_out_title;
+  const char* opt_out_question;
+  const char* opt_out_button;
+  const char* opt_out_done;
 };
 
 // Language tags we have texts for: en, zh-Hans, zh-Hant (others fall back to en).
 std::string supported_language(std::string_view tag);
 const texts& texts_for(std::string_view lang);
-
-const char* question(const texts& t, std::string_view kind);
-const std::array<const char*, 2>& ends(const texts& t, std::string_view kind);
 
 std::string replace_all(std::string s, std::string_view what, std::string_view with);
 

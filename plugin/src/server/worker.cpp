@@ -147,29 +147,51 @@ int worker::run_actions() {
     action a = item.act;
     adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
     std::string vendor = ad ? std::string(ad->vendor()) : "none";
+    if (a.type == action_type::send_survey) {
+      // Consent is checked again at send time: the customer may have opted out while it waited.
+      auto withdrawn = survey::withdrawn_by_consent(svc_, a, item.id);
+      if (!withdrawn) {
+        (void)svc_.db().mark_retry(item.id, now + wc.backoff_base, withdrawn.err().message);
+        spdlog::warn("survey consent not checked tenant={} ticket={}: {}", a.tenant, a.ticket_id,
+                     withdrawn.err().message);
+        continue;
+      }
+      if (*withdrawn) {
+        if (auto c = svc_.db().mark_cancelled(item.id, **withdrawn); !c)
+          spdlog::error("cannot cancel action {}: {}", item.id, c.err().message);
+        spdlog::info("action cancelled tenant={} host={} ticket={} action=send_survey: {}", a.tenant, a.host,
+                     a.ticket_id, **withdrawn);
+        svc_.stats().inc("closeloop_actions_executed_total", "vendor=\"" + vendor + "\",outcome=\"cancelled\"");
+        continue;
+      }
+    }
+    // The circuit the attempt is judged under: the host's, or the webhook receiver's own.
+    const bool webhook = outbound::handles(a);
+    const std::string circuit = webhook ? outbound::circuit_of(a) : a.host;
     if (ad) {
-      const auto adm = breakers_.admit(a.tenant, a.host, now);
-      if (!adm.go) {  // the host's circuit is open: not attempted, not charged an attempt
+      const auto adm = breakers_.admit(a.tenant, circuit, now);
+      if (!adm.go) {  // the circuit is open: not attempted, not charged an attempt
         if (auto d = svc_.db().mark_deferred(item.id, adm.retry_at); !d)
           spdlog::error("cannot defer action {}: {}", item.id, d.err().message);
         svc_.stats().inc("closeloop_actions_deferred_total",
-                         "tenant=\"" + label_value(a.tenant) + "\",host=\"" + label_value(a.host) + "\"");
+                         "tenant=\"" + label_value(a.tenant) + "\",host=\"" + label_value(circuit) + "\"");
         continue;
       }
       if (adm.probe) {
         for (const auto& c : breakers_.snapshot())
-          if (c.tenant == a.tenant && c.host == a.host) publish(c);
+          if (c.tenant == a.tenant && c.host == circuit) publish(c);
       }
     }
-    bool to_host = false;  // the outcome is the host's answer (or its silence)
+    bool to_host = false;  // the outcome is the host's (or the webhook receiver's) answer
     adapters::action_outcome out;
     if (!ad) {
       out = adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
     } else if (auto ready = a.type == action_type::send_survey ? survey::prepare_invitation(svc_, a) : result<void>{};
                !ready) {
       out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
-    } else if (outbound::handles(a)) {
+    } else if (webhook) {
       out = outbound::execute(svc_, a);  // the tenant's own webhook, not the host
+      to_host = true;                    // judged under the webhook's circuit
     } else if (kb::handles(a)) {
       out = kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
       to_host = true;
@@ -180,7 +202,7 @@ int worker::run_actions() {
     const char* outcome_label = "done";
     now = svc_.clk().now();
     if (ad) {
-      if (auto changed = breakers_.record(a.tenant, a.host, to_host ? judge(out) : host_verdict::no_signal,
+      if (auto changed = breakers_.record(a.tenant, circuit, to_host ? judge(out) : host_verdict::no_signal,
                                           out.message, now))
         publish(*changed);
     }

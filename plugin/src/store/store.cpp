@@ -721,13 +721,22 @@ result<void> store::mark_retry(std::int64_t id, timestamp next_attempt_at, const
 }
 
 result<void> store::mark_failed(std::int64_t id, const std::string& err) {
-  return p_->write_sync<void>([id, err](statement_cache& sc) -> result<void> {
+  return finish_running(id, outbox_status::failed, err);
+}
+
+result<void> store::mark_cancelled(std::int64_t id, const std::string& why) {
+  return finish_running(id, outbox_status::cancelled, why);
+}
+
+result<void> store::finish_running(std::int64_t id, outbox_status to, const std::string& why) {
+  return p_->write_sync<void>([id, to, why](statement_cache& sc) -> result<void> {
     auto up = sc.get(
-        "UPDATE outbox SET status = 'failed', lease_until_ms = NULL, last_error = ?, updated_at_ms = ?"
+        "UPDATE outbox SET status = ?, lease_until_ms = NULL, last_error = ?, updated_at_ms = ?"
         " WHERE id = ? AND status = 'running'");
-    up->bind(1, err);
-    up->bind(2, to_ms(wall_now()));
-    up->bind(3, id);
+    up->bind(1, std::string(to_string(to)));
+    up->bind(2, why);
+    up->bind(3, to_ms(wall_now()));
+    up->bind(4, id);
     return impl::transition_result(sc, up->exec(), id);
   });
 }

@@ -244,6 +244,23 @@ void expire(const event& ev, const ticket_state& state, decision& d) {
   d.log.push_back("survey expired unanswered");
 }
 
+// The worker found, at send time, that the customer had opted out after the invitation (or the
+// reminder) was decided (server/survey.hpp, withdrawn_by_consent): it was not sent.
+void withdrawn(const event& ev, const ticket_state& state, decision& d) {
+  const std::string why = "the customer opted out of surveys before it went out";
+  if (flag(ev.data, "reminder")) {
+    d.log.push_back("reminder withdrawn: " + why);
+    return;
+  }
+  if (state.survey != "sent") {
+    d.log.push_back("withdrawal ignored: survey is '" + state.survey + "'");
+    return;
+  }
+  d.actions.push_back(make_action(ev, action_type::cancel_survey, key_for(ev, "cancel_survey"),
+                                  {{"reason", "invitation withdrawn: " + why}}, false));
+  skip(d, row_of(state), "invitation withdrawn: " + why);
+}
+
 void recovery_due(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
   const int seq = integer(state.survey_detail, "seq", 0);
   if (!flag(state.survey_detail, "escalated")) {
@@ -343,6 +360,7 @@ void on_timer(const policy& pol, const event& ev, const ticket_state& state, con
   if (kind == "survey_reminder") return remind(ev, state, clk, ledger, d);
   if (kind == "survey_expiry") return expire(ev, state, d);
   if (kind == "survey_recovery") return recovery_due(pol, ev, state, d);
+  if (kind == "survey_withdrawn") return withdrawn(ev, state, d);
   d.log.push_back("timer of kind '" + kind + "' ignored");
 }
 
