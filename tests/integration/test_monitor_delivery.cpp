@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "closeloop/store.hpp"
 #include "common/crypto.hpp"
@@ -160,6 +162,80 @@ TEST_CASE("monitor: a red alert is delivered on every channel, acknowledged and 
   p = evaluate_alerts(*t.db, "acme", cfg, now, note);
   CHECK(p.resolved == 1);
   CHECK(get_alert(*t.db, "acme", a.id)->status == "resolved");
+}
+
+TEST_CASE("monitor: a delivery that failed is tried again on the next passes until it goes through; "
+          "a refusal is not retried, and retries stop after 6 attempts",
+          "[integration][monitor]") {
+  temp_db t;
+  test::loopback_server hooks;
+  const timestamp now = *parse_rfc3339("2026-11-23T08:00:00Z");
+  REQUIRE(t.db->put_facts(week_of(day_of(now), 10, 5, "r")));  // CSAT 50 %: red
+  json mon = {{"channels",
+               {{"hook", {{"type", "webhook"}, {"url", hooks.url("/alerts")}, {"secret", "0123456789abcdef0123"}}},
+                {"slack", {{"type", "slack"}, {"url", hooks.url("/slack")}}},
+                {"dead", {{"type", "slack"}, {"url", hooks.url("/dead")}}}}},
+              {"alerts",
+               {{{"id", "csat-all"},
+                 {"min_sample", 30},
+                 {"deliver", {"hook", "slack", "dead"}},
+                 {"conditions", {{{"metric", "csat"}, {"type", "absolute"}, {"yellow", 80}, {"red", 70}}}}}}}};
+  auto cfg = parse_monitoring(mon, "/tenants/0/monitoring");
+  REQUIRE(cfg);
+  // The webhook receiver is down for the first try, Slack refuses the message (400: not retried),
+  // the third receiver is down for good.
+  std::map<std::string, int> seen;
+  std::mutex mu;
+  hooks.set_handler([&](const test::recorded_request& r) {
+    std::lock_guard lk(mu);
+    const int n = ++seen[r.target];
+    if (r.target == "/alerts") return n == 1 ? test::scripted_response{503, {}, "down"} : test::scripted_response{};
+    if (r.target == "/slack") return test::scripted_response{400, {}, "invalid_payload"};
+    return test::scripted_response{502, {}, "bad gateway"};
+  });
+  auto count = [&](const std::string& target) {
+    std::lock_guard lk(mu);
+    return seen[target];
+  };
+  auto entry = [&](const alert_row& a, const std::string& ch) {
+    for (const auto& d : a.delivery)
+      if (d.value("channel", "") == ch) return d;
+    return json();
+  };
+
+  auto p = evaluate_alerts(*t.db, "acme", *cfg, now, nullptr);
+  INFO(json(p.log).dump());
+  REQUIRE(p.raised == 1);
+  CHECK(p.delivery_failures == 3);
+  auto a = list_alerts(*t.db, "acme", "open", 10)->front();
+  CHECK(entry(a, "hook") == json{{"channel", "hook"}, {"ok", false}, {"attempts", 1}, {"retry", true},
+                                 {"error", "HTTP 503 from " + hooks.url("/alerts")}});
+  CHECK(entry(a, "slack")["retry"] == false);
+
+  // The next pass: the webhook goes through at its second attempt; Slack's refusal is not retried.
+  p = evaluate_alerts(*t.db, "acme", *cfg, now, nullptr);
+  CHECK(p.raised == 0);
+  CHECK(p.redelivered == 1);
+  a = list_alerts(*t.db, "acme", "open", 10)->front();
+  CHECK(entry(a, "hook") == json{{"channel", "hook"}, {"ok", true}, {"attempts", 2}});
+  CHECK(count("/alerts") == 2);
+  CHECK(count("/slack") == 1);
+  // Both webhook attempts carried the same alert.
+  auto reqs = hooks.requests();
+  std::vector<json> bodies;
+  for (const auto& r : reqs)
+    if (r.target == "/alerts") bodies.push_back(json::parse(r.body));
+  REQUIRE(bodies.size() == 2);
+  CHECK(bodies[0]["id"] == bodies[1]["id"]);
+  CHECK(bodies[0]["detail"] == bodies[1]["detail"]);
+
+  // The dead receiver is tried once per pass until 6 attempts, then left alone (the entry says why).
+  for (int i = 0; i < 8; ++i) evaluate_alerts(*t.db, "acme", *cfg, now, nullptr);
+  CHECK(count("/dead") == 6);
+  a = list_alerts(*t.db, "acme", "open", 10)->front();
+  CHECK(entry(a, "dead")["attempts"] == 6);
+  CHECK(entry(a, "dead")["ok"] == false);
+  CHECK(count("/alerts") == 2);
 }
 
 TEST_CASE("monitor: healthy figures or too few answers raise no alert", "[integration][monitor]") {

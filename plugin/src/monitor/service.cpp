@@ -41,22 +41,100 @@ alert_row read_alert(SQLite::Statement& q) {
 
 std::string at_string(std::int64_t ms) { return format_rfc3339(timestamp{std::chrono::milliseconds{ms}}); }
 
+// One delivery attempt on channel `id`, recorded in `d` ({channel, ok, attempts, error, retry}):
+// a failure the peer may get over (unreachable, 5xx, 429, SMTP 4xx) is marked for a retry.
+void deliver_one(const monitoring_config& cfg, const std::string& id, const message& m, const host_note_fn& host_note,
+                 json& d, int& failures, std::vector<std::string>& log) {
+  auto it = cfg.channels.find(id);
+  result<void> r = it == cfg.channels.end() ? result<void>(make_error(errc::invalid_config, "unknown channel " + id))
+                                            : deliver(it->second, m, host_note);
+  d["channel"] = id;
+  d["ok"] = static_cast<bool>(r);
+  d["attempts"] = d.value("attempts", 0) + 1;
+  if (r) {
+    d.erase("error");
+    d.erase("retry");
+    return;
+  }
+  d["error"] = r.err().message;
+  d["retry"] = r.err().retryable;
+  ++failures;
+  log.push_back("delivery on " + id + " failed (attempt " + std::to_string(d["attempts"].get<int>()) +
+                "): " + r.err().message);
+}
+
 json deliver_all(const monitoring_config& cfg, const std::vector<std::string>& ids, const message& m,
                  const host_note_fn& host_note, int& failures, std::vector<std::string>& log) {
   json out = json::array();
   for (const auto& id : ids) {
-    auto it = cfg.channels.find(id);
-    result<void> r = it == cfg.channels.end() ? result<void>(make_error(errc::invalid_config, "unknown channel " + id))
-                                              : deliver(it->second, m, host_note);
-    json d = {{"channel", id}, {"ok", static_cast<bool>(r)}};
-    if (!r) {
-      d["error"] = r.err().message;
-      ++failures;
-      log.push_back("delivery on " + id + " failed: " + r.err().message);
-    }
-    out.push_back(d);
+    json d = json::object();
+    deliver_one(cfg, id, m, host_note, d, failures, log);
+    out.push_back(std::move(d));
   }
   return out;
+}
+
+// What an alert says, from its row (the first delivery and every retry send the same message).
+message alert_message(const alert_row& a) {
+  const json& d = a.detail.is_object() ? a.detail : json::object();
+  const json seg = d.value("segment", json::object());
+  const std::string by = seg.value("by", "all");
+  const std::string seg_text = by == "all" ? "all tickets" : by + " " + seg.value("value", "");
+  const json window = d.value("window", json::object());
+  message m;
+  m.subject = "[closeloop] " + std::string(a.level == "red" ? "RED" : "YELLOW") + ": " + d.value("rule_name", a.rule) +
+              " (" + a.tenant + ", " + seg_text + ")";
+  m.text = d.value("summary", "") + "\nWindow: " + window.value("from", "") + " to " + window.value("to", "") +
+           "\nOwner: " + (a.owner.empty() ? "(none)" : a.owner) + "\nAlert " + std::to_string(a.id) +
+           " — acknowledge: closeloop alerts ack --tenant " + a.tenant + " --id " + std::to_string(a.id) +
+           " --by NAME, or POST /api/v1/tenants/" + a.tenant + "/alerts/" + std::to_string(a.id) + "/ack";
+  m.payload = {{"type", "closeloop.alert"}, {"id", a.id},        {"tenant", a.tenant}, {"rule", a.rule},
+               {"level", a.level},          {"owner", a.owner}, {"detail", d}};
+  return m;
+}
+
+void save_delivery(monitor_db& db, std::int64_t id, const std::string& rule, const json& delivery, pass_result& out) {
+  auto lk = db.lock();
+  try {
+    SQLite::Statement up(db.db(), "UPDATE alerts SET delivery = ? WHERE id = ?");
+    up.bind(1, delivery.dump());
+    up.bind(2, id);
+    up.exec();
+  } catch (...) {
+    out.log.push_back("alert " + rule + ": " + db_error("alert delivery").message);
+  }
+}
+
+// Open (not yet acknowledged) alerts whose delivery failed in a way worth retrying: each such
+// channel is tried again, once per pass, up to k_delivery_attempts attempts in all.
+constexpr int k_delivery_attempts = 6;
+
+void redeliver(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, const host_note_fn& host_note,
+               pass_result& out) {
+  auto open = list_alerts(db, tenant, "open", 200);
+  if (!open) {
+    out.log.push_back("alert redelivery: " + open.err().message);
+    return;
+  }
+  for (auto& a : *open) {
+    if (!a.delivery.is_array()) continue;
+    bool tried = false;
+    const message m = alert_message(a);
+    for (auto& d : a.delivery) {
+      if (!d.is_object() || d.value("ok", true) || !d.value("retry", false) ||
+          d.value("attempts", 1) >= k_delivery_attempts)
+        continue;
+      const int before = out.delivery_failures;
+      deliver_one(cfg, d.value("channel", ""), m, host_note, d, out.delivery_failures, out.log);
+      if (out.delivery_failures == before) {
+        ++out.redelivered;
+        out.log.push_back("alert " + a.rule + " delivered on " + d.value("channel", "") + " at attempt " +
+                          std::to_string(d["attempts"].get<int>()));
+      }
+      tried = true;
+    }
+    if (tried) save_delivery(db, a.id, a.rule, a.delivery, out);
+  }
 }
 
 }  // namespace
@@ -215,6 +293,7 @@ result<stored_report> get_report(monitor_db& db, const std::string& tenant, std:
 pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, timestamp now,
                             const host_note_fn& host_note) {
   pass_result out;
+  redeliver(db, tenant, cfg, host_note, out);  // what failed on earlier passes first
   const std::int64_t last_day = day_of(now) - 1;
   for (const auto& rule : cfg.alerts) {
     int history = 2;
@@ -288,28 +367,17 @@ pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const mon
       }
     }
     ++out.raised;
-    std::string seg = rule.by == dimension::all ? "all tickets" : std::string(to_string(rule.by)) + " " + rule.value;
-    message m;
-    m.subject = "[closeloop] " + std::string(to_string(e.lvl) == "red" ? "RED" : "YELLOW") + ": " + rule.name + " (" +
-                tenant + ", " + seg + ")";
-    m.text = e.summary + "\nWindow: " + day_string(window_start) + " to " + day_string(last_day) + "\nOwner: " +
-             (rule.owner.empty() ? "(none)" : rule.owner) + "\nAlert " + std::to_string(id) +
-             " — acknowledge: closeloop alerts ack --tenant " + tenant + " --id " + std::to_string(id) +
-             " --by NAME, or POST /api/v1/tenants/" + tenant + "/alerts/" + std::to_string(id) + "/ack";
-    m.payload = {{"type", "closeloop.alert"}, {"id", id},          {"tenant", tenant},
-                 {"rule", rule.id},           {"level", to_string(e.lvl)}, {"owner", rule.owner},
-                 {"detail", detail}};
+    alert_row row;
+    row.id = id;
+    row.tenant = tenant;
+    row.rule = rule.id;
+    row.level = std::string(to_string(e.lvl));
+    row.owner = rule.owner;
+    row.detail = detail;
+    const message m = alert_message(row);
     json delivery = deliver_all(cfg, rule.deliver, m, host_note, out.delivery_failures, out.log);
     out.log.push_back("alert " + rule.id + " raised " + std::string(to_string(e.lvl)) + ": " + e.summary);
-    auto lk = db.lock();
-    try {
-      SQLite::Statement up(db.db(), "UPDATE alerts SET delivery = ? WHERE id = ?");
-      up.bind(1, delivery.dump());
-      up.bind(2, id);
-      up.exec();
-    } catch (...) {
-      out.log.push_back("alert " + rule.id + ": " + db_error("alert delivery").message);
-    }
+    save_delivery(db, id, rule.id, delivery, out);
   }
   return out;
 }

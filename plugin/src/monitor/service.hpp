@@ -66,11 +66,14 @@ result<stored_report> get_report(monitor_db& db, const std::string& tenant, std:
 
 // ---- one pass -------------------------------------------------------------------------------
 struct pass_result {
-  int raised = 0, resolved = 0, reports = 0, delivery_failures = 0;
+  int raised = 0, resolved = 0, reports = 0, delivery_failures = 0, redelivered = 0;
   std::vector<std::string> log;
 };
 // Evaluates every rule of the tenant at `now` (windows end yesterday): a new or worse level raises
-// an alert (delivered on the rule's channels), green resolves the rule's open alerts.
+// an alert (delivered on the rule's channels), green resolves the rule's open alerts. First, an
+// open alert's delivery that failed in a retryable way (peer unreachable, HTTP 5xx/408/429, SMTP
+// 4xx) is tried again on that channel, once per pass, up to 6 attempts; each delivery entry keeps
+// {channel, ok, attempts, error, retry}.
 pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, timestamp now,
                             const host_note_fn& host_note);
 // Builds, stores and sends each scheduled report whose last complete period has no stored report.
