@@ -1,5 +1,5 @@
 // The category model: an ensemble of fastText supervised models; see category_model.hpp.
-#include "closeloop/category_model.hpp"
+#include "category_model_impl.hpp"
 #include "closeloop/sentiment.hpp"
 #include "closeloop/utf8.hpp"
 
@@ -25,15 +25,11 @@
 namespace closeloop {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace category_detail;
 
 namespace {
 
-// Format 1: fastText members only. Format 2: members and an optional hashed linear model with
-// its mixing weight and temperature. Both load; anything else is refused with its version.
-constexpr std::string_view file_magic_prefix = "CLOSELOOP-CATEGORY-MODEL ";
-constexpr int file_format_max = 3;  // 2: plain features; 3: with text_features (see serialize)
 constexpr std::size_t max_tokens = 2000;  // tokens per text seen by the model
-constexpr std::string_view label_prefix = "__label__";
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation
@@ -71,14 +67,6 @@ std::string label_token(std::size_t i) { return std::string(label_prefix) + std:
 // ---------------------------------------------------------------------------------------------
 // Checksums and temp files
 
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 class temp_file {
  public:
@@ -101,27 +89,7 @@ class temp_file {
   fs::path path_;
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-json settings_to_json(const category_member_settings& s) {
-  return {{"dim", s.dim},     {"epoch", s.epoch}, {"lr", s.lr},         {"word_ngrams", s.word_ngrams},
-          {"minn", s.minn},   {"maxn", s.maxn},   {"bucket", s.bucket}, {"seed", s.seed}};
-}
-category_member_settings settings_from_json(const json& j) {
-  category_member_settings s;
-  s.dim = j.value("dim", s.dim);
-  s.epoch = j.value("epoch", s.epoch);
-  s.lr = j.value("lr", s.lr);
-  s.word_ngrams = j.value("word_ngrams", s.word_ngrams);
-  s.minn = j.value("minn", s.minn);
-  s.maxn = j.value("maxn", s.maxn);
-  s.bucket = j.value("bucket", s.bucket);
-  s.seed = j.value("seed", s.seed);
-  return s;
-}
 
 struct scored {
   float p;
@@ -158,6 +126,32 @@ double slice_threshold(std::vector<scored> v, double high, double target) {
 }
 
 }  // namespace
+
+namespace category_detail {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// fastText reads its own header (magic, version) only when loading from a file name.
+result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes) {
+  temp_file f("ftz");
+  {
+    std::ofstream out(f.path(), std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return make_error(errc::internal, "category model: cannot write a temp file");
+  }
+  auto ft = std::make_shared<fasttext::FastText>();
+  try {
+    ft->loadModel(f.path());
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_argument, std::string("fastText model: ") + e.what());
+  }
+  return ft;
+}
+
+}  // namespace category_detail
 
 const char* to_string(confidence_band b) noexcept {
   switch (b) {
@@ -229,82 +223,6 @@ std::vector<category_member_settings> category_train_options::default_members() 
 
 // ---------------------------------------------------------------------------------------------
 
-struct category_model::impl {
-  struct member {
-    category_member_settings settings;
-    std::shared_ptr<fasttext::FastText> ft;
-    std::vector<int> to_global;  // member label id -> index in labels
-    std::string bytes;           // serialised fastText model
-  };
-  std::vector<std::string> labels;
-  std::string reject_label = "other";
-  category_thresholds thresholds;
-  activation_gate gate;
-  std::vector<member> members;
-  std::size_t trained_examples = 0;
-  std::optional<hashed_linear> linear;
-  std::string linear_bytes;
-  float linear_weight = 0.0f;       // p = (1 - w) * mean(fastText) + w * linear
-  float linear_temperature = 1.0f;
-  text_features features = text_features::plain;
-
-  std::string featurize(std::string_view text) const {
-    return features == text_features::sentiment ? sentiment_feature_text(text) : normalize_for_category(text);
-  }
-
-  result<void> bind(member& m) {
-    auto dict = m.ft->getDictionary();
-    m.to_global.assign(static_cast<std::size_t>(dict->nlabels()), -1);
-    for (int32_t j = 0; j < dict->nlabels(); ++j) {
-      std::string l = dict->getLabel(j);
-      if (l.compare(0, label_prefix.size(), label_prefix) != 0)
-        return make_error(errc::invalid_argument, "category model: unexpected label " + l);
-      std::size_t g = std::strtoul(l.c_str() + label_prefix.size(), nullptr, 10);
-      if (g >= labels.size()) return make_error(errc::invalid_argument, "category model: label index out of range");
-      m.to_global[static_cast<std::size_t>(j)] = static_cast<int>(g);
-    }
-    return {};
-  }
-
-  void add_probabilities(const member& m, const std::string& normalized, std::vector<float>& acc) const {
-    auto dict = m.ft->getDictionary();
-    std::istringstream in(normalized + "\n");
-    std::vector<int32_t> words, lab;
-    dict->getLine(in, words, lab);
-    if (words.empty()) return;
-    fasttext::Predictions preds;
-    m.ft->predict(static_cast<int32_t>(m.to_global.size()), words, preds, 0.0);
-    for (const auto& [logp, id] : preds) acc[static_cast<std::size_t>(m.to_global[static_cast<std::size_t>(id)])] += std::exp(logp);
-  }
-
-  std::vector<float> fasttext_probabilities(const std::string& normalized) const {
-    std::vector<float> p(labels.size(), 0.0f);
-    if (normalized.empty() || members.empty()) return p;
-    for (const auto& m : members) add_probabilities(m, normalized, p);
-    const float inv = 1.0f / static_cast<float>(members.size());
-    for (auto& x : p) x *= inv;
-    return p;
-  }
-
-  std::vector<float> linear_probabilities(const std::string& normalized) const {
-    std::vector<float> p;
-    if (!linear || normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
-    linear->probabilities(normalized, linear_temperature, p);
-    return p;
-  }
-
-  // The normalised text is made once and shared by every member.
-  std::vector<float> probabilities_normalized(const std::string& normalized) const {
-    const float w = linear ? (members.empty() ? 1.0f : linear_weight) : 0.0f;
-    if (normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
-    std::vector<float> p = w < 1.0f ? fasttext_probabilities(normalized) : std::vector<float>(labels.size(), 0.0f);
-    if (w > 0.0f) {
-      auto q = linear_probabilities(normalized);
-      for (std::size_t i = 0; i < p.size() && i < q.size(); ++i) p[i] = (1.0f - w) * p[i] + w * q[i];
-    }
-    return p;
-  }
-};
 
 category_model::category_model() : impl_(std::make_unique<impl>()) {}
 category_model::~category_model() = default;
@@ -353,22 +271,6 @@ result<std::string> to_bytes(fasttext::FastText& ft) {
   return read_all(f.path());
 }
 
-// fastText reads its own header (magic, version) only when loading from a file name.
-result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes) {
-  temp_file f("ftz");
-  {
-    std::ofstream out(f.path(), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return make_error(errc::internal, "category model: cannot write a temp file");
-  }
-  auto ft = std::make_shared<fasttext::FastText>();
-  try {
-    ft->loadModel(f.path());
-  } catch (const std::exception& e) {
-    return make_error(errc::invalid_argument, std::string("fastText model: ") + e.what());
-  }
-  return ft;
-}
 
 // Quantises a trained member so that it fits in `budget` bytes (pruning the least important
 // embeddings), reloading the full model and pruning harder when the first try is too large.
@@ -787,135 +689,4 @@ bool category_model::has_linear() const { return impl_->linear.has_value(); }
 double category_model::linear_weight() const {
   return impl_->linear ? (impl_->members.empty() ? 1.0 : impl_->linear_weight) : 0.0;
 }
-std::size_t category_model::serialized_bytes() const { return serialize().size(); }
-
-std::string category_model::serialize() const {
-  const impl& m = *impl_;
-  json h;
-  h["labels"] = m.labels;
-  h["reject_label"] = m.reject_label;
-  h["thresholds"] = {{"high", m.thresholds.high}, {"medium", m.thresholds.medium}, {"reject", m.thresholds.reject}};
-  h["gate"] = {{"n", m.gate.n},
-               {"accuracy", m.gate.accuracy},
-               {"high_share", m.gate.high_share},
-               {"medium_or_better", m.gate.medium_or_better},
-               {"active", m.gate.active}};
-  h["trained_examples"] = m.trained_examples;
-  json members = json::array();
-  for (const auto& mem : m.members)
-    members.push_back({{"bytes", mem.bytes.size()}, {"fnv1a", fnv1a(mem.bytes)}, {"settings", settings_to_json(mem.settings)}});
-  h["members"] = members;
-  // Plain models stay format 2 (older builds read them); a model with sentiment features is
-  // format 3, so a build that does not know the features refuses it instead of misreading it.
-  const int format = m.features == text_features::plain ? 2 : 3;
-  h["format"] = format;
-  if (m.features == text_features::sentiment) h["features"] = "sentiment";
-  if (m.linear)
-    h["linear"] = {{"bytes", m.linear_bytes.size()},
-                   {"fnv1a", fnv1a(m.linear_bytes)},
-                   {"weight", m.linear_weight},
-                   {"temperature", m.linear_temperature},
-                   {"features", m.linear->n_features()}};
-  std::string header = h.dump();
-  std::string out(file_magic_prefix);
-  out += std::to_string(format) + "\n";
-  out += std::to_string(header.size()) + "\n" + header + "\n";
-  for (const auto& mem : m.members) out += mem.bytes;
-  if (m.linear) out += m.linear_bytes;
-  return out;
-}
-
-result<void> category_model::save(const std::string& path) const {
-  const std::string bytes = serialize();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return make_error(errc::invalid_argument, path + ": cannot write");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return make_error(errc::invalid_argument, path + ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomic replace: a reloading reader never sees half a model
-  if (ec) return make_error(errc::invalid_argument, path + ": " + ec.message());
-  return {};
-}
-
-result<category_model> category_model::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(errc::not_found, path + ": cannot open the category model");
-  auto r = load_from_memory(read_all(path));
-  if (!r) return make_error(r.err().code, path + ": " + r.err().message);
-  return r;
-}
-
-result<category_model> category_model::load_from_memory(std::string_view bytes) {
-  auto bad = [](const std::string& what) { return make_error(errc::invalid_argument, "not a category model: " + what); };
-  if (bytes.substr(0, file_magic_prefix.size()) != file_magic_prefix) return bad("wrong magic");
-  bytes.remove_prefix(file_magic_prefix.size());
-  auto vl = bytes.find('\n');
-  if (vl == std::string_view::npos || vl > 8) return bad("no format version");
-  const std::string version(bytes.substr(0, vl));
-  if (version != "1" && version != "2" && version != "3")
-    return make_error(errc::invalid_argument, "category model: unsupported format version " + version +
-                                                  " (this build reads versions 1 to " +
-                                                  std::to_string(file_format_max) + "); retrain the model");
-  bytes.remove_prefix(vl + 1);
-  auto nl = bytes.find('\n');
-  if (nl == std::string_view::npos || nl > 12) return bad("no header length");
-  std::size_t hlen = std::strtoull(std::string(bytes.substr(0, nl)).c_str(), nullptr, 10);
-  bytes.remove_prefix(nl + 1);
-  if (hlen + 1 > bytes.size()) return bad("truncated header");
-  category_model model;
-  impl& m = *model.impl_;
-  try {
-    json h = json::parse(bytes.substr(0, hlen));
-    bytes.remove_prefix(hlen + 1);
-    m.labels = h.at("labels").get<std::vector<std::string>>();
-    m.reject_label = h.at("reject_label").get<std::string>();
-    const auto& t = h.at("thresholds");
-    m.thresholds = {t.at("high").get<double>(), t.at("medium").get<double>(), t.at("reject").get<double>()};
-    const auto& g = h.at("gate");
-    m.gate = {g.at("n").get<std::size_t>(), g.at("accuracy").get<double>(), g.at("high_share").get<double>(),
-              g.at("medium_or_better").get<double>(), g.at("active").get<bool>()};
-    m.trained_examples = h.value("trained_examples", std::size_t{0});
-    if (version == "3") {
-      const std::string f = h.value("features", std::string("plain"));
-      if (f != "plain" && f != "sentiment") return bad("unknown features \"" + f + "\"");
-      m.features = f == "sentiment" ? text_features::sentiment : text_features::plain;
-    }
-    for (const auto& mj : h.at("members")) {
-      impl::member mem;
-      mem.settings = settings_from_json(mj.at("settings"));
-      std::size_t n = mj.at("bytes").get<std::size_t>();
-      if (n > bytes.size()) return bad("truncated member");
-      mem.bytes = std::string(bytes.substr(0, n));
-      bytes.remove_prefix(n);
-      if (fnv1a(mem.bytes) != mj.at("fnv1a").get<std::uint64_t>()) return bad("member checksum mismatch");
-      auto ft = from_bytes(mem.bytes);
-      if (!ft) return ft.err();
-      mem.ft = *ft;
-      if (auto b = m.bind(mem); !b) return b.err();
-      m.members.push_back(std::move(mem));
-    }
-    if (version != "1" && h.contains("linear")) {
-      const auto& lj = h.at("linear");
-      std::size_t n = lj.at("bytes").get<std::size_t>();
-      if (n > bytes.size()) return bad("truncated linear model");
-      m.linear_bytes = std::string(bytes.substr(0, n));
-      bytes.remove_prefix(n);
-      if (fnv1a(m.linear_bytes) != lj.at("fnv1a").get<std::uint64_t>()) return bad("linear model checksum mismatch");
-      auto lin = hashed_linear::from_bytes(m.linear_bytes);
-      if (!lin) return bad(lin.err().message);
-      if (lin->n_labels() != static_cast<int>(m.labels.size())) return bad("linear model label count mismatch");
-      m.linear = std::move(*lin);
-      m.linear_weight = std::clamp(lj.at("weight").get<float>(), 0.0f, 1.0f);
-      m.linear_temperature = std::max(1e-3f, lj.at("temperature").get<float>());
-    }
-  } catch (const std::exception& e) {
-    return bad(e.what());
-  }
-  if (m.members.empty() && !m.linear) return bad("no members");
-  return model;
-}
-
 }  // namespace closeloop

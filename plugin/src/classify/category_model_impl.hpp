@@ -1,0 +1,112 @@
+#pragma once
+// The category model's private half, shared by category_model.cpp (training, prediction) and
+// category_model_io.cpp (the file format: serialize, save, load).
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fasttext/fasttext.h>
+
+#include "closeloop/category_model.hpp"
+#include "closeloop/sentiment.hpp"
+
+namespace closeloop {
+
+namespace category_detail {
+
+// Format 1: fastText members only. Format 2: members and an optional hashed linear model with
+// its mixing weight and temperature. Both load; anything else is refused with its version.
+inline constexpr std::string_view file_magic_prefix = "CLOSELOOP-CATEGORY-MODEL ";
+inline constexpr int file_format_max = 3;  // 2: plain features; 3: with text_features (see serialize)
+inline constexpr std::string_view label_prefix = "__label__";
+
+// The whole file at `path` ("" when unreadable).
+std::string read_all(const std::string& path);
+// A fastText model from its saved bytes (fastText reads its header only from a file).
+result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes);
+
+}  // namespace category_detail
+
+struct category_model::impl {
+  struct member {
+    category_member_settings settings;
+    std::shared_ptr<fasttext::FastText> ft;
+    std::vector<int> to_global;  // member label id -> index in labels
+    std::string bytes;           // serialised fastText model
+  };
+  std::vector<std::string> labels;
+  std::string reject_label = "other";
+  category_thresholds thresholds;
+  activation_gate gate;
+  std::vector<member> members;
+  std::size_t trained_examples = 0;
+  std::optional<hashed_linear> linear;
+  std::string linear_bytes;
+  float linear_weight = 0.0f;       // p = (1 - w) * mean(fastText) + w * linear
+  float linear_temperature = 1.0f;
+  text_features features = text_features::plain;
+
+  std::string featurize(std::string_view text) const {
+    return features == text_features::sentiment ? sentiment_feature_text(text) : normalize_for_category(text);
+  }
+
+  result<void> bind(member& m) {
+    auto dict = m.ft->getDictionary();
+    m.to_global.assign(static_cast<std::size_t>(dict->nlabels()), -1);
+    for (int32_t j = 0; j < dict->nlabels(); ++j) {
+      std::string l = dict->getLabel(j);
+      if (l.compare(0, category_detail::label_prefix.size(), category_detail::label_prefix) != 0)
+        return make_error(errc::invalid_argument, "category model: unexpected label " + l);
+      std::size_t g = std::strtoul(l.c_str() + category_detail::label_prefix.size(), nullptr, 10);
+      if (g >= labels.size()) return make_error(errc::invalid_argument, "category model: label index out of range");
+      m.to_global[static_cast<std::size_t>(j)] = static_cast<int>(g);
+    }
+    return {};
+  }
+
+  void add_probabilities(const member& m, const std::string& normalized, std::vector<float>& acc) const {
+    auto dict = m.ft->getDictionary();
+    std::istringstream in(normalized + "\n");
+    std::vector<int32_t> words, lab;
+    dict->getLine(in, words, lab);
+    if (words.empty()) return;
+    fasttext::Predictions preds;
+    m.ft->predict(static_cast<int32_t>(m.to_global.size()), words, preds, 0.0);
+    for (const auto& [logp, id] : preds) acc[static_cast<std::size_t>(m.to_global[static_cast<std::size_t>(id)])] += std::exp(logp);
+  }
+
+  std::vector<float> fasttext_probabilities(const std::string& normalized) const {
+    std::vector<float> p(labels.size(), 0.0f);
+    if (normalized.empty() || members.empty()) return p;
+    for (const auto& m : members) add_probabilities(m, normalized, p);
+    const float inv = 1.0f / static_cast<float>(members.size());
+    for (auto& x : p) x *= inv;
+    return p;
+  }
+
+  std::vector<float> linear_probabilities(const std::string& normalized) const {
+    std::vector<float> p;
+    if (!linear || normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
+    linear->probabilities(normalized, linear_temperature, p);
+    return p;
+  }
+
+  // The normalised text is made once and shared by every member.
+  std::vector<float> probabilities_normalized(const std::string& normalized) const {
+    const float w = linear ? (members.empty() ? 1.0f : linear_weight) : 0.0f;
+    if (normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
+    std::vector<float> p = w < 1.0f ? fasttext_probabilities(normalized) : std::vector<float>(labels.size(), 0.0f);
+    if (w > 0.0f) {
+      auto q = linear_probabilities(normalized);
+      for (std::size_t i = 0; i < p.size() && i < q.size(); ++i) p[i] = (1.0f - w) * p[i] + w * q[i];
+    }
+    return p;
+  }
+};
+
+}  // namespace closeloop
