@@ -87,6 +87,10 @@ struct event {
   json data = json::object();     // survey.answered / survey.expired / timer.fired details
 };
 
+// The customer's value tier an event carries: a tag "tier:<x>", else data.customer_tier; "" when
+// neither. One rule for the engine's priority and the monitor's tier segment.
+std::string customer_tier(const event& ev);
+
 struct action {
   action_type type = action_type::add_internal_note;
   std::string idempotency_key;  // derived from the cause: a retry or replay never doubles it

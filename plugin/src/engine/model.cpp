@@ -218,6 +218,13 @@ std::optional<priority> priority_from_string(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+std::string customer_tier(const event& ev) {
+  for (const auto& t : ev.tags)
+    if (t.size() > 5 && t.compare(0, 5, "tier:") == 0) return t.substr(5);
+  if (auto it = ev.data.find("customer_tier"); it != ev.data.end() && it->is_string()) return it->get<std::string>();
+  return "";
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON reading helpers: each check returns an error naming the field path.
 // ---------------------------------------------------------------------------------------------

@@ -131,13 +131,6 @@ void replace_fact(SQLite::Statement& sel, SQLite::Statement& ins, rollup_detail:
   write_fact(ins, f);
 }
 
-std::string tier_of(const event& ev) {
-  for (const auto& t : ev.tags)
-    if (t.size() > 5 && t.compare(0, 5, "tier:") == 0) return t.substr(5);
-  if (auto it = ev.data.find("customer_tier"); it != ev.data.end() && it->is_string()) return it->get<std::string>();
-  return "";
-}
-
 std::string who(const party& p) { return !p.name.empty() ? p.name : !p.email.empty() ? p.email : p.id; }
 
 }  // namespace
@@ -165,7 +158,7 @@ fact derive_fact(const std::string& tenant, const std::string& host, const std::
     if (ev.type == event_type::ticket_created) created = std::min(*created, at);
     if (!ev.group.empty()) f.group = ev.group;
     if (!ev.channel.empty() && (f.channel.empty() || ev.type == event_type::ticket_created)) f.channel = ev.channel;
-    if (std::string t = tier_of(ev); !t.empty()) f.tier = t;
+    if (std::string t = customer_tier(ev); !t.empty()) f.tier = t;
     switch (ev.type) {
       case event_type::ticket_commented:
         if (ev.visibility == "public" && ev.author.role == "agent") {
