@@ -105,7 +105,7 @@ result<std::unique_ptr<request_tracker_adapter>> request_tracker_adapter::create
     const std::string key = prefix + ".custom_fields";
     if (!it->is_object()) return config_error(key, std::string("expected an object, got ") + it->type_name());
     if (auto r = only_keys(*it,
-                           {"category", "sentiment", "language", "priority_reason", "csat", "tags", "idempotency_key"},
+                           {"category", "sentiment", "language", "priority_reason", "csat", "sla_first_reply_due", "sla_resolution_due", "tags", "idempotency_key"},
                            key);
         !r) {
       return r.err();

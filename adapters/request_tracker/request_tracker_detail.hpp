@@ -21,7 +21,7 @@ using nlohmann::json;
 
 constexpr std::string_view rest_prefix = "/REST/2.0";
 // Canonical field names set_fields may carry (plus idempotency_key, the transaction CF).
-constexpr std::string_view canonical_fields[] = {"category", "sentiment", "language", "priority_reason", "csat", "tags"};
+constexpr std::string_view canonical_fields[] = {"category", "sentiment", "language", "priority_reason", "csat", "sla_first_reply_due", "sla_resolution_due", "tags"};
 
 inline error config_error(const std::string& key, const std::string& msg) {
   return make_error(errc::invalid_config, key + ": " + msg);

@@ -89,7 +89,7 @@ result<std::unique_ptr<zammad_adapter>> zammad_adapter::create(const tenant_conf
   if (!cfs) return std::move(cfs).err();
   if (*cfs != nullptr) {
     const std::string k = prefix + ".custom_fields";
-    if (auto r = only_keys(**cfs, {"category", "sentiment", "language", "priority_reason", "csat"}, k); !r) return r.err();
+    if (auto r = only_keys(**cfs, {"category", "sentiment", "language", "priority_reason", "csat", "sla_first_reply_due", "sla_resolution_due"}, k); !r) return r.err();
     for (const auto& [canonical, name] : (*cfs)->items()) {
       auto v = string_setting(**cfs, canonical.c_str(), k + "." + canonical);
       if (!v) return std::move(v).err();

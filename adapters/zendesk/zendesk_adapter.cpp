@@ -184,7 +184,7 @@ result<std::unique_ptr<zendesk_adapter>> zendesk_adapter::create(const tenant_co
   auto cf = object_setting(j, "custom_fields", prefix + ".custom_fields");
   if (!cf) return std::move(cf).err();
   if (*cf != nullptr) {
-    if (auto r = only_keys(**cf, {"category", "sentiment", "language", "priority_reason", "csat"},
+    if (auto r = only_keys(**cf, {"category", "sentiment", "language", "priority_reason", "csat", "sla_first_reply_due", "sla_resolution_due"},
                            prefix + ".custom_fields");
         !r) {
       return r.err();

@@ -73,7 +73,7 @@ TEST_CASE("health: every kind of fact adds its known points and a reason", "[uni
   CHECK(a.reasons[2].code == "reopens");
   CHECK(a.reasons[2].text == "1 reopen: #2");
   CHECK(a.reasons[3].code == "late_first_reply");
-  CHECK(a.reasons[3].text == "1 ticket without a first reply within 24 h: #1");
+  CHECK(a.reasons[3].text == "1 ticket without SLA due times and without a first reply within 24 h: #1");
   CHECK(a.reasons[4].code == "repeat_contacts");
   CHECK(a.reasons[4].points == 6);
   CHECK(a.reasons[5].code == "positive_answers");

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "closeloop/model.hpp"
@@ -25,7 +26,20 @@ struct classification {
   std::string category_source = "keywords";  // "keywords" or "model"
   priority prio = priority::normal;
   std::vector<std::string> reasons;  // human-readable: why this priority
+  // The tenant's learned urgency model (when it has one): its top label and probability, and
+  // whether that was sure enough (the model's calibrated High band) to count for the priority.
+  std::string learned_urgency;
+  double learned_urgency_confidence = 0;
+  bool learned_urgency_counted = false;
 };
+
+// An urgency model's label as a priority: critical / high / 重大 -> critical; urgent / medium /
+// 紧急 / 緊急 -> urgent; anything else (normal, low, 一般) -> normal.
+priority priority_from_urgency_label(std::string_view label) noexcept;
+
+// Adds `reason` and raises c.prio to `level` when that is higher; never lowers. The placeholder
+// "no urgency cues found" goes once another reason is given.
+void raise_priority(classification& c, priority level, std::string reason);
 
 class classifier {
  public:
@@ -42,6 +56,9 @@ struct rule_classifier_config {
   // The tenant's learned sentiment model (`closeloop train --task sentiment`, labels negative /
   // neutral / positive); same loading rules. Without it the lexicon decides.
   std::string sentiment_model_path;
+  // The tenant's learned urgency model (`closeloop train --task urgency`); same loading rules. A
+  // prediction in its High band (calibrated on the hold-out) raises the priority, never lowers it.
+  std::string urgency_model_path;
   std::chrono::milliseconds reload_check{5000};
 };
 
@@ -60,12 +77,15 @@ class rule_classifier final : public classifier {
   std::string model_error() const;
   std::shared_ptr<const category_model> sentiment_model() const;
   std::string sentiment_model_error() const;
+  std::shared_ptr<const category_model> urgency_model() const;
+  std::string urgency_model_error() const;
 
  private:
   rule_classifier_config cfg_;
   struct model_slot;
   std::unique_ptr<model_slot> slot_;
   std::unique_ptr<model_slot> sentiment_slot_;
+  std::unique_ptr<model_slot> urgency_slot_;
 };
 
 }  // namespace closeloop

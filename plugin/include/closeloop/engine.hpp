@@ -1,5 +1,6 @@
 #pragma once
 // Pure decisions: decide(event, state, clock) -> actions + next state. No I/O, no clock reads.
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -35,6 +36,13 @@ struct ticket_state {
   json survey_score;                 // the answer's score (null until answered)
   json survey_detail = json::object();  // the current survey: seq, definition, times, answers (plugin/src/survey/)
   json kb = json::object();          // the knowledge loop's memory (plugin/src/engine/kb_decide.cpp)
+  // Service level (plugin/src/engine/priority.cpp): when the ticket was first seen, the customer's
+  // value tier, the first public agent reply, and the due times computed from policy.sla.
+  std::optional<timestamp> created_at;
+  std::string tier;
+  std::optional<timestamp> first_reply_at;
+  std::optional<timestamp> sla_first_reply_due;
+  std::optional<timestamp> sla_resolution_due;
 };
 json to_json(const ticket_state& s);
 ticket_state ticket_state_from_json(const json& j);  // tolerant: missing keys keep defaults
@@ -121,8 +129,26 @@ struct outbound_webhook {
   bool wants(std::string_view event) const noexcept;
 };
 
+// Service-level targets in hours per priority (index: normal, urgent, critical); unset: no due time.
+struct sla_targets {
+  std::array<std::optional<double>, 3> first_reply_h, resolution_h;
+};
+
+// policy.sla: due times per priority, optionally per customer tier, counted round the clock or in
+// business hours (the survey's calendar, closeloop/survey_schedule.hpp). Every default is here.
+struct sla_policy {
+  bool enabled = false;  // policy.sla is present
+  sla_targets targets{{24.0, 4.0, 1.0}, {72.0, 24.0, 8.0}};
+  std::map<std::string, sla_targets, std::less<>> tiers;  // per tier; a value not given falls back to targets
+  survey::business_hours hours;                           // empty: round the clock
+  double near_due_h = 1.0;  // a customer message this close to the first-reply due time raises priority
+};
+
 struct policy {
   survey_policy survey;
+  sla_policy sla;
+  // policy.tier_priority: customer tier -> the least priority its tickets get.
+  std::map<std::string, priority, std::less<>> tier_priority;
   bool write_fields = true;     // set_fields / set_priority on create
   bool explain_in_note = true;  // internal note with the reasons
   std::map<std::string, std::string> routing;  // category -> group
@@ -145,8 +171,14 @@ class engine {
   engine(policy p, const classifier& c) : policy_(std::move(p)), classifier_(c) {}
   // `ledger`: cross-ticket survey state (throttle, quotas, recovery), read inside the store's
   // transaction; without one those rules are not applied.
+  // `classified`: this event's classification when the caller already has it (the server
+  // classifies on the receiving thread, in parallel, so the store's one serial thread does not);
+  // without it decide() asks the classifier.
   decision decide(const event& ev, const ticket_state& state, const clock& clk,
-                  const survey::ledger* ledger = nullptr) const;
+                  const survey::ledger* ledger = nullptr, const classification* classified = nullptr) const;
+  // Whether decide() classifies this event: a new ticket, or a public message from the customer.
+  static bool classifies(const event& ev) noexcept;
+  const classifier& get_classifier() const noexcept { return classifier_; }
   const policy& get_policy() const noexcept { return policy_; }
 
  private:

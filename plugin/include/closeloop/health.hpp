@@ -1,9 +1,10 @@
 #pragma once
 // Customer health / churn risk (README "Customer health"): a score 0..100 per customer (the
 // normalised requester e-mail) from what the store knows about the customer's recent tickets —
-// negative survey answers, the sentiment trend, repeat contacts, reopens and late first replies
-// (the stand-in for SLA breaches until the store has SLA due times) — with the reasons, like
-// priority reasons. Pure: the store gathers the facts (closeloop/health_store.hpp), this scores.
+// negative survey answers, the sentiment trend, repeat contacts, reopens and SLA breaches (the
+// first public agent reply or the resolution after the due time the engine recorded; a ticket
+// without due times falls back to "no first reply within first_response") — with the reasons,
+// like priority reasons. Pure: the store gathers the facts (closeloop/health_store.hpp), this scores.
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -26,7 +27,7 @@ struct options {
   std::chrono::seconds window{90 * 24 * 3600};          // only facts this recent count
   int at_risk = 30;                                     // score from which the customer is at risk
   int churn_risk = 60;                                  // ... and a churn risk
-  std::chrono::seconds first_response{24 * 3600};       // a later first agent reply counts as a breach
+  std::chrono::seconds first_response{24 * 3600};       // without SLA due times: a later first reply is a breach
   std::chrono::seconds repeat_within{7 * 24 * 3600};    // a new ticket this soon after the last is a repeat
   std::string field = "customer_health";                // host field written on a band change ("" = none)
   std::string tag_prefix = "health-";                   // tag <prefix><band> added on a change ("" = none)
@@ -52,6 +53,8 @@ struct ticket_facts {
   std::vector<timestamp> reopened_at;
   std::optional<timestamp> first_agent_reply;
   std::optional<timestamp> solved_at;
+  // The SLA due times the engine recorded in the ticket's state (policy.sla); unset: none.
+  std::optional<timestamp> first_reply_due, resolution_due;
 };
 
 struct answer_facts {
@@ -67,7 +70,7 @@ struct inputs {
 };
 
 struct reason {
-  std::string code;  // negative_answers, positive_answers, negative_sentiment, worsening, improving, repeat_contacts, reopens, late_first_reply
+  std::string code;  // negative_answers, positive_answers, negative_sentiment, worsening, improving, repeat_contacts, reopens, sla_breaches, late_first_reply
   int points = 0;    // added to the score (negative: taken off)
   std::string text;  // English, human-readable ("2 negative survey answers: csat 1 on #12, ...")
 };

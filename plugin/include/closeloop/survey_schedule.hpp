@@ -34,6 +34,9 @@ result<void> check_time_zone(std::string_view zone);
 // The first instant at or after t within the business hours (t itself when hours are empty or
 // no day is open). Local times are computed with the zone's rules, DST included.
 timestamp next_open(timestamp t, const business_hours& h);
+// t plus `d` of open time: only the business hours count (an SLA target of 8 business hours set
+// on Friday 17:00 falls due on Monday 16:00). t + d when the hours are empty or never open.
+timestamp add_open_time(timestamp t, std::chrono::milliseconds d, const business_hours& h);
 // The start of the day / week (Monday) / month containing t, in `zone` (UTC when empty).
 timestamp period_start(timestamp t, std::string_view period, std::string_view zone);
 

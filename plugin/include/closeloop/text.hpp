@@ -2,6 +2,7 @@
 // Text helpers the engine uses on ticket content: PII scrubbing before anything is written to a
 // knowledge base, and a word-order-insensitive fingerprint of a problem statement (so the same
 // problem asked twice drafts one article). Pure functions, UTF-8 in and out.
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -32,5 +33,8 @@ std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // sorted and de-duplicated, joined by '-'; then FNV-1a 64 as 16 hex digits. "Printer on floor 3
 // jams" and "printer jams on floor 3" have the same fingerprint.
 std::string problem_fingerprint(std::string_view text);
+
+// A duration in words for reasons, rounded: "40 min", "3 h" (under 48 h), "2 d"; at least "1 min".
+std::string format_span(std::chrono::milliseconds d);
 
 }  // namespace closeloop

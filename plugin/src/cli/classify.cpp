@@ -2,7 +2,10 @@
 // on stdin, one JSON line per input on stdout. Language, sentiment and urgency come from the
 // rule classifier (the fallback of issue 4's other parts); the category from DIR/category.model
 // when present, else "other" with confidence 0; the sentiment from DIR/sentiment.model when
-// present (`closeloop train --task sentiment`), else the lexicon ("sentiment_source" says which). A line that is not a JSON object with a string
+// present (`closeloop train --task sentiment`), else the lexicon ("sentiment_source" says which);
+// the urgency from DIR/urgency.model when present (`closeloop train --task urgency`: "urgency" is
+// the model's label, "urgency_confidence" its probability, and a High-band prediction raises the
+// priority with a reason), else from the cues. A line that is not a JSON object with a string
 // "text" gets {"error": "..."} and the run goes on (exit status 1 at the end).
 #include <filesystem>
 #include <iostream>
@@ -46,10 +49,16 @@ int run_classify(const classify_options& o) {
   if (!o.model_dir.empty()) {
     const auto path = (std::filesystem::path(o.model_dir) / model_file_name("sentiment")).string();
     if (std::filesystem::exists(path)) rcfg.sentiment_model_path = path;
+    const auto upath = (std::filesystem::path(o.model_dir) / model_file_name("urgency")).string();
+    if (std::filesystem::exists(upath)) rcfg.urgency_model_path = upath;
   }
   rule_classifier rules{rcfg};
   if (!rcfg.sentiment_model_path.empty() && !rules.sentiment_model()) {
     std::cerr << "closeloop classify: " << rules.sentiment_model_error() << "\n";
+    return 1;
+  }
+  if (!rcfg.urgency_model_path.empty() && !rules.urgency_model()) {
+    std::cerr << "closeloop classify: " << rules.urgency_model_error() << "\n";
     return 1;
   }
   std::ios::sync_with_stdio(false);
@@ -89,7 +98,14 @@ int run_classify(const classify_options& o) {
         out["sentiment_source"] = c.sentiment_source;
         out["category"] = c.category;
         out["confidence"] = c.category_confidence;
-        out["urgency"] = c.prio == priority::critical ? "high" : c.prio == priority::urgent ? "medium" : "low";
+        if (!c.learned_urgency.empty()) {
+          out["urgency"] = c.learned_urgency;
+          out["urgency_confidence"] = c.learned_urgency_confidence;
+          out["urgency_source"] = "model";
+        } else {
+          out["urgency"] = c.prio == priority::critical ? "high" : c.prio == priority::urgent ? "medium" : "low";
+          out["urgency_source"] = "cues";
+        }
         out["priority"] = to_string(c.prio);
         out["priority_zh"] = label_zh(c.prio);
         out["reasons"] = c.reasons;

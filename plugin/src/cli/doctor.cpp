@@ -189,14 +189,18 @@ int run_doctor(const doctor_options& o) {
         else
           r.fail("tenant " + t.id + ": category model: " + probe.model_error());
       }
-      if (!t.classifier.sentiment_model_path.empty()) {
+      for (const bool urgency : {false, true}) {  // the sentiment and urgency models: labels listed
+        const std::string& path = urgency ? t.classifier.urgency_model_path : t.classifier.sentiment_model_path;
+        if (path.empty()) continue;
+        const std::string what = urgency ? "urgency" : "sentiment";
         rule_classifier probe(t.classifier);
-        if (auto m = probe.sentiment_model()) {
+        if (auto m = urgency ? probe.urgency_model() : probe.sentiment_model()) {
           std::string labels;
           for (const auto& x : m->labels()) labels += (labels.empty() ? "" : ", ") + x;
-          r.ok("tenant " + t.id + ": sentiment model " + t.classifier.sentiment_model_path + " (labels " + labels + ")");
+          r.ok("tenant " + t.id + ": " + what + " model " + path + " (labels " + labels + ")");
         } else {
-          r.fail("tenant " + t.id + ": sentiment model: " + probe.sentiment_model_error());
+          r.fail("tenant " + t.id + ": " + what + " model: " +
+                 (urgency ? probe.urgency_model_error() : probe.sentiment_model_error()));
         }
       }
       if (t.hosts.empty())

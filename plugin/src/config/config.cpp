@@ -181,6 +181,54 @@ std::optional<int> minute_of(const json& obj, const char* key) {
   return std::stoi(hhmm.substr(0, 2)) * 60 + std::stoi(hhmm.substr(3, 2));
 }
 
+// A business_hours object (schema definition "business_hours"); `where` is its JSON pointer.
+result<void> map_business_hours(const json& j, const std::string& where, survey::business_hours& h) {
+  h.time_zone = j.at("time_zone").get<std::string>();
+  if (auto ok = survey::check_time_zone(h.time_zone); !ok) return config_error(where + "/time_zone", ok.err().message);
+  if (const auto d = j.find("days"); d != j.end()) {
+    static constexpr std::array<std::string_view, 7> names{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    h.days.fill(false);
+    for (const auto& day : *d)
+      for (std::size_t k = 0; k < names.size(); ++k)
+        if (day.get<std::string>() == names[k]) h.days[k] = true;
+  }
+  if (auto m = minute_of(j, "start")) h.start_minute = *m;
+  if (auto m = minute_of(j, "end")) h.end_minute = *m;
+  if (h.end_minute <= h.start_minute) return config_error(where + "/end", "must be later than start");
+  return {};
+}
+
+// policy.sla (defaults: sla_policy in closeloop/engine.hpp) and policy.tier_priority.
+void map_sla_hours(const json& j, const char* key, std::array<std::optional<double>, 3>& into) {
+  const auto it = j.find(key);
+  if (it == j.end()) return;
+  for (const priority p : {priority::normal, priority::urgent, priority::critical})
+    if (const auto v = it->find(std::string(to_string(p))); v != it->end())
+      into[static_cast<std::size_t>(p)] = v->get<double>();
+}
+result<void> map_sla(const json& pol, const std::string& where, policy& p) {
+  if (const auto it = pol.find("tier_priority"); it != pol.end())
+    for (const auto& [tier, level] : it->items())
+      p.tier_priority[tier] = priority_from_string(level.get<std::string>()).value_or(priority::normal);
+  const auto it = pol.find("sla");
+  if (it == pol.end()) return {};
+  sla_policy& sla = p.sla;
+  sla.enabled = true;
+  map_sla_hours(*it, "first_reply_h", sla.targets.first_reply_h);
+  map_sla_hours(*it, "resolution_h", sla.targets.resolution_h);
+  if (const auto t = it->find("tiers"); t != it->end())
+    for (const auto& [tier, targets] : t->items()) {
+      sla_targets own;  // unset values fall back to the tenant's targets
+      map_sla_hours(targets, "first_reply_h", own.first_reply_h);
+      map_sla_hours(targets, "resolution_h", own.resolution_h);
+      sla.tiers[tier] = own;
+    }
+  set_if(*it, "near_due_h", sla.near_due_h);
+  if (const auto h = it->find("business_hours"); h != it->end())
+    if (auto ok = map_business_hours(*h, where + "/sla/business_hours", sla.hours); !ok) return ok.err();
+  return {};
+}
+
 // policy.survey's definitions and send rules; `where` is the JSON pointer of policy.survey.
 result<void> map_survey(const json& j, const std::string& where, survey_policy& sp) {
   set_if(j, "definition", sp.definition);
@@ -203,23 +251,8 @@ result<void> map_survey(const json& j, const std::string& where, survey_policy& 
   }
   if (!sp.definition.empty() && !sp.find_definition(sp.definition))
     return config_error(where + "/definition", "no survey \"" + sp.definition + "\" (built-ins: csat, nps, ces)");
-  if (const auto it = j.find("business_hours"); it != j.end()) {
-    auto& h = sp.hours;
-    h.time_zone = it->at("time_zone").get<std::string>();
-    if (auto ok = survey::check_time_zone(h.time_zone); !ok)
-      return config_error(where + "/business_hours/time_zone", ok.err().message);
-    if (const auto d = it->find("days"); d != it->end()) {
-      static constexpr std::array<std::string_view, 7> names{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-      h.days.fill(false);
-      for (const auto& day : *d)
-        for (std::size_t k = 0; k < names.size(); ++k)
-          if (day.get<std::string>() == names[k]) h.days[k] = true;
-    }
-    if (auto m = minute_of(*it, "start")) h.start_minute = *m;
-    if (auto m = minute_of(*it, "end")) h.end_minute = *m;
-    if (h.end_minute <= h.start_minute)
-      return config_error(where + "/business_hours/end", "must be later than start");
-  }
+  if (const auto it = j.find("business_hours"); it != j.end())
+    if (auto ok = map_business_hours(*it, where + "/business_hours", sp.hours); !ok) return ok.err();
   set_if(j, "skip_groups", sp.skip_groups);
   set_if(j, "internal_domains", sp.internal_domains);
   for (auto& d : sp.internal_domains) d = lower_ascii(d);
@@ -295,6 +328,8 @@ tenant_config map_tenant(const json& j, const std::string& base_dir) {
     t.classifier.category_model_path = resolve_path(it->get<std::string>(), base_dir);
   if (const auto it = j.find("sentiment_model"); it != j.end())
     t.classifier.sentiment_model_path = resolve_path(it->get<std::string>(), base_dir);
+  if (const auto it = j.find("urgency_model"); it != j.end())
+    t.classifier.urgency_model_path = resolve_path(it->get<std::string>(), base_dir);
   if (const auto it = j.find("categories"); it != j.end()) {
     for (const auto& [category, keywords] : it->items()) {
       auto& list = t.classifier.categories[category];
@@ -379,6 +414,9 @@ result<config> build(const json& source, const std::string& base_dir) {
     for (const auto& t : j.at("tenants")) c.tenants.push_back(map_tenant(t, base_dir));
     for (std::size_t i = 0; i < c.tenants.size(); ++i) {
       const json& tj = j.at("tenants")[i];
+      if (tj.contains("policy"))
+        if (auto sla = map_sla(tj["policy"], "/tenants/" + std::to_string(i) + "/policy", c.tenants[i].pol); !sla)
+          return sla.err();
       if (!tj.contains("policy") || !tj["policy"].contains("survey")) continue;
       auto mapped = map_survey(tj["policy"]["survey"], "/tenants/" + std::to_string(i) + "/policy/survey",
                                c.tenants[i].pol.survey);

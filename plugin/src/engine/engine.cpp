@@ -7,6 +7,7 @@
 #include "engine/actions.hpp"
 #include "survey/survey_engine.hpp"
 #include "kb_decide.hpp"
+#include "priority.hpp"
 
 namespace closeloop {
 namespace {
@@ -28,10 +29,16 @@ std::string fmt_confidence(double c) {
   return std::to_string(pct) + "%";
 }
 
-void classify_into(const engine& eng, const classifier& clf, const event& ev, bool first_contact,
-                   const ticket_state& state, decision& d) {
+void classify_into(const engine& eng, const classifier& clf, const classification* classified, const event& ev,
+                   bool first_contact, const ticket_state& state, decision& d) {
   const policy& pol = eng.get_policy();
-  classification c = clf.classify(ev);
+  classification c = classified ? *classified : clf.classify(ev);
+  // Beyond the text: the customer's value tier and, on a later message, the service level.
+  const std::string event_tier = customer_tier(ev);
+  const std::string tier = event_tier.empty() ? state.tier : event_tier;
+  d.next.tier = tier;
+  priority_rules::apply_tier(pol, tier, c);
+  if (!first_contact) priority_rules::apply_sla(pol, state, ev.occurred_at, c);
   if (first_contact) {
     if (d.next.subject.empty()) d.next.subject = truncate_utf8(ev.subject, 300);
     if (d.next.problem.empty()) d.next.problem = truncate_utf8(scrub_pii(ev.text), 4000);
@@ -43,10 +50,16 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
 
   if (first_contact) {
     d.next.prio = c.prio;
+    if (!d.next.created_at) d.next.created_at = ev.occurred_at;
+    const auto due = priority_rules::compute_due(pol, *d.next.created_at, c.prio, tier);
+    d.next.sla_first_reply_due = due.first_reply;
+    d.next.sla_resolution_due = due.resolution;
     if (pol.write_fields) {
       json fields = {{"language", c.language},
                      {"sentiment", c.sentiment},
                      {"priority_reason", join(c.reasons, "; ")}};
+      if (due.first_reply) fields["sla_first_reply_due"] = priority_rules::format_due(*due.first_reply);
+      if (due.resolution) fields["sla_resolution_due"] = priority_rules::format_due(*due.resolution);
       // A learned model below its gate, or unsure of this ticket, suggests instead of writing.
       if (c.category_write) {
         fields["category"] = c.category;
@@ -76,6 +89,8 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
       std::string note = "closeloop: priority " + std::string(to_string(c.prio)) + " (" +
                          std::string(label_zh(c.prio)) + ") because " + join(c.reasons, "; ") + ". " + category +
                          ", sentiment " + c.sentiment + ", language " + c.language + ".";
+      if (due.first_reply) note += " First reply due " + priority_rules::format_due(*due.first_reply) + ".";
+      if (due.resolution) note += " Resolution due " + priority_rules::format_due(*due.resolution) + ".";
       d.actions.push_back(make_action(ev, action_type::add_internal_note, key_for(ev, "note"),
                                       {{"body", std::move(note)}}, true));
     }
@@ -100,6 +115,25 @@ void classify_into(const engine& eng, const classifier& clf, const event& ev, bo
                         std::string(label_zh(c.prio)) + ") because " + join(c.reasons, "; ") + "."}},
           true));
     d.log.push_back("priority raised to " + std::string(to_string(c.prio)));
+    // A higher priority has shorter targets: recomputed from the ticket's creation, never later
+    // than the due times already given.
+    if (state.created_at) {
+      const priority_rules::due_times old{state.sla_first_reply_due, state.sla_resolution_due};
+      const auto now_due =
+          priority_rules::earliest(old, priority_rules::compute_due(pol, *state.created_at, c.prio, tier));
+      if (!(now_due == old)) {
+        d.next.sla_first_reply_due = now_due.first_reply;
+        d.next.sla_resolution_due = now_due.resolution;
+        if (pol.write_fields) {
+          json fields = {{"priority_reason", join(reasons, "; ")}};
+          if (now_due.first_reply) fields["sla_first_reply_due"] = priority_rules::format_due(*now_due.first_reply);
+          if (now_due.resolution) fields["sla_resolution_due"] = priority_rules::format_due(*now_due.resolution);
+          d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"),
+                                          {{"fields", std::move(fields)}}, true));
+        }
+        d.log.push_back("SLA due times moved earlier");
+      }
+    }
   }
 }
 
@@ -115,8 +149,14 @@ void on_solved(const policy& pol, const event& ev, const ticket_state& state, de
 
 }  // namespace
 
+bool engine::classifies(const event& ev) noexcept {
+  return ev.type == event_type::ticket_created ||
+         (ev.type == event_type::ticket_commented && ev.visibility == "public" && ev.author.role != "agent" &&
+          ev.author.role != "system");
+}
+
 decision engine::decide(const event& ev, const ticket_state& state, const clock& clk,
-                          const survey::ledger* ledger) const {
+                          const survey::ledger* ledger, const classification* classified) const {
   decision d;
   d.next = state;
   d.next.known = true;
@@ -127,15 +167,16 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
   switch (ev.type) {
     case event_type::ticket_created:
       d.next.status = "new";
-      classify_into(*this, classifier_, ev, true, state, d);
+      classify_into(*this, classifier_, classified, ev, true, state, d);
       kb_decide::record(policy_, ev, d);
       kb_decide::on_created(policy_, ev, d);
       break;
     case event_type::ticket_commented:
       kb_decide::record(policy_, ev, d);
-      if (ev.visibility == "public" && ev.author.role != "agent" && ev.author.role != "system") {
-        if (!state.known) classify_into(*this, classifier_, ev, true, state, d);
-        else classify_into(*this, classifier_, ev, false, state, d);
+      if (ev.visibility == "public" && ev.author.role == "agent" && !state.first_reply_at)
+        d.next.first_reply_at = ev.occurred_at;  // the SLA's first reply
+      if (classifies(ev)) {
+        classify_into(*this, classifier_, classified, ev, !state.known, state, d);
       } else {
         d.log.push_back("comment by " + (ev.author.role.empty() ? std::string("unknown") : ev.author.role) +
                         " (" + ev.visibility + "): nothing to decide");
@@ -214,6 +255,11 @@ json to_json(const ticket_state& s) {
             {"survey_detail", s.survey_detail}};
   if (s.solved_at) j["solved_at"] = format_rfc3339(*s.solved_at);
   if (s.last_event_at) j["last_event_at"] = format_rfc3339(*s.last_event_at);
+  if (s.created_at) j["created_at"] = format_rfc3339(*s.created_at);
+  if (!s.tier.empty()) j["tier"] = s.tier;
+  if (s.first_reply_at) j["first_reply_at"] = format_rfc3339(*s.first_reply_at);
+  if (s.sla_first_reply_due) j["sla_first_reply_due"] = format_rfc3339(*s.sla_first_reply_due);
+  if (s.sla_resolution_due) j["sla_resolution_due"] = format_rfc3339(*s.sla_resolution_due);
   return j;
 }
 
@@ -246,6 +292,11 @@ ticket_state ticket_state_from_json(const json& j) {
   if (auto it = j.find("corrections"); it != j.end() && it->is_array()) s.corrections = *it;
   ts("solved_at", s.solved_at);
   ts("last_event_at", s.last_event_at);
+  ts("created_at", s.created_at);
+  str("tier", s.tier);
+  ts("first_reply_at", s.first_reply_at);
+  ts("sla_first_reply_due", s.sla_first_reply_due);
+  ts("sla_resolution_due", s.sla_resolution_due);
   return s;
 }
 

@@ -1,6 +1,8 @@
 // Customer health scoring (closeloop/health.hpp): pure, facts in, score + reasons out.
 #include "closeloop/health.hpp"
 
+#include "closeloop/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -172,20 +174,48 @@ assessment assess(const inputs& in, const options& o, timestamp now, const bad_t
     a.reasons.push_back({"reopens", std::min(o.reopen_cap, o.per_reopen * a.reopens),
                          plural(a.reopens, "reopen", "reopens") + ": " + listing(reopened)});
 
-  // Late first replies (the SLA stand-in): the first public agent reply later than
-  // first_response after creation, or none yet and the ticket is older than that and not solved.
-  std::vector<std::string> late;
+  // SLA breaches. A ticket with due times (policy.sla) breached when its first public agent reply
+  // came after the first-reply due time (or none yet and that time has passed), or it was solved
+  // after the resolution due time (or is unsolved past it). A ticket without due times keeps the
+  // stand-in: no first reply within first_response. Each ticket counts once; both share one cap.
+  std::vector<std::string> breached_sla, late;
   for (const auto* t : tickets) {
+    const bool done = t->solved_at || t->status == "solved" || t->status == "closed";
+    if (t->first_reply_due || t->resolution_due) {
+      std::vector<std::string> what;
+      if (t->first_reply_due) {
+        if (t->first_agent_reply && *t->first_agent_reply > *t->first_reply_due)
+          what.push_back("first reply " + format_span(*t->first_agent_reply - *t->first_reply_due) + " late");
+        else if (!t->first_agent_reply && !done && now > *t->first_reply_due)
+          what.push_back("no first reply, due " + format_span(now - *t->first_reply_due) + " ago");
+      }
+      if (t->resolution_due) {
+        if (t->solved_at && *t->solved_at > *t->resolution_due)
+          what.push_back("resolved " + format_span(*t->solved_at - *t->resolution_due) + " late");
+        else if (!done && now > *t->resolution_due)
+          what.push_back("unresolved " + format_span(now - *t->resolution_due) + " past due");
+      }
+      if (!what.empty()) {
+        std::string item = ticket_ref(t->ticket_id) + " (" + what[0];
+        for (std::size_t i = 1; i < what.size(); ++i) item += ", " + what[i];
+        breached_sla.push_back(item + ")");
+      }
+      continue;
+    }
     const auto limit = t->created_at + std::chrono::duration_cast<std::chrono::milliseconds>(o.first_response);
-    const bool breached = t->first_agent_reply ? *t->first_agent_reply > limit
-                                               : (!t->solved_at && t->status != "solved" && t->status != "closed" &&
-                                                  now > limit);
+    const bool breached = t->first_agent_reply ? *t->first_agent_reply > limit : (!done && now > limit);
     if (breached) late.push_back(ticket_ref(t->ticket_id) + (t->first_agent_reply ? "" : " (no reply yet)"));
   }
-  a.breaches = static_cast<int>(late.size());
-  if (a.breaches)
-    a.reasons.push_back({"late_first_reply", std::min(o.breach_cap, o.per_breach * a.breaches),
-                         plural(a.breaches, "ticket", "tickets") + " without a first reply within " +
+  a.breaches = static_cast<int>(breached_sla.size() + late.size());
+  const int sla_points = std::min(o.breach_cap, o.per_breach * static_cast<int>(breached_sla.size()));
+  if (!breached_sla.empty())
+    a.reasons.push_back({"sla_breaches", sla_points,
+                         plural(static_cast<int>(breached_sla.size()), "SLA breach", "SLA breaches") + ": " +
+                             listing(breached_sla)});
+  if (!late.empty())
+    a.reasons.push_back({"late_first_reply",
+                         std::min(o.breach_cap - sla_points, o.per_breach * static_cast<int>(late.size())),
+                         plural(static_cast<int>(late.size()), "ticket", "tickets") + " without SLA due times and without a first reply within " +
                              std::to_string(o.first_response.count() / 3600) + " h: " + listing(late)});
 
   int score = 0;
@@ -209,7 +239,8 @@ json to_json(const assessment& a) {
           {"negative_answers", a.negative_answers},
           {"reopens", a.reopens},
           {"repeat_contacts", a.repeats},
-          {"late_first_replies", a.breaches}};
+          {"late_first_replies", a.breaches},
+          {"sla_breaches", a.breaches}};
 }
 
 }  // namespace closeloop::health

@@ -1,5 +1,6 @@
 #include "closeloop/text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -83,6 +84,14 @@ std::string problem_fingerprint(std::string_view text) {
   std::string out(16, '0');
   for (int k = 15; k >= 0; --k, h >>= 4) out[static_cast<std::size_t>(k)] = hex[h & 0xF];
   return out;
+}
+
+std::string format_span(std::chrono::milliseconds d) {
+  const long long mins = std::max<long long>(1, (d.count() + 30000) / 60000);
+  if (mins < 60) return std::to_string(mins) + " min";
+  const long long hours = (mins + 30) / 60;
+  if (hours < 48) return std::to_string(hours) + " h";
+  return std::to_string((hours + 12) / 24) + " d";
 }
 
 }  // namespace closeloop

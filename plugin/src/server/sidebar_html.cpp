@@ -38,7 +38,8 @@ const texts& texts_for(std::string_view lang) {
        {"normal", "一般"}, {"urgent", "紧急"}, {"critical", "重大"}, {"other", "其他"}},
       {{"negative_answers", "差评"}, {"positive_answers", "好评"}, {"negative_sentiment", "负面情绪的工单"},
        {"worsening", "情绪变差"}, {"improving", "情绪好转"}, {"repeat_contacts", "重复联系"},
-       {"reopens", "重新打开"}, {"late_first_reply", "首次回复超时"}}};
+       {"reopens", "重新打开"}, {"late_first_reply", "首次回复超时"},
+       {"sla_breaches", "违反服务级别"}}};
   static const texts zh_tw{
       "zh-Hant", "closeloop", "工單", "分類", "分類", "信賴度", "情緒", "語言", "優先順序", "原因",
       "已由客服更正為", "客戶", "健康度", "分數", "健康", "有風險", "流失風險", "滿意度調查紀錄",
@@ -48,7 +49,8 @@ const texts& texts_for(std::string_view lang) {
        {"normal", "一般"}, {"urgent", "緊急"}, {"critical", "重大"}, {"other", "其他"}},
       {{"negative_answers", "負評"}, {"positive_answers", "好評"}, {"negative_sentiment", "負面情緒的工單"},
        {"worsening", "情緒變差"}, {"improving", "情緒好轉"}, {"repeat_contacts", "重複聯絡"},
-       {"reopens", "重新開啟"}, {"late_first_reply", "首次回覆逾時"}}};
+       {"reopens", "重新開啟"}, {"late_first_reply", "首次回覆逾時"},
+       {"sla_breaches", "違反服務等級"}}};
   if (lang == "zh-CN") return zh_cn;
   if (lang == "zh-TW") return zh_tw;
   return en;

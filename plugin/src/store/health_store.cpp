@@ -78,6 +78,8 @@ result<health::inputs> health_store::facts(const std::string& tenant, const std:
       t.sentiment = st.sentiment;
       t.status = st.status;
       t.solved_at = st.solved_at;
+      t.first_reply_due = st.sla_first_reply_due;
+      t.resolution_due = st.sla_resolution_due;
       std::optional<timestamp> first;
       eq.reset();
       eq.bind(1, tenant);

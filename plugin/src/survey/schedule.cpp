@@ -79,6 +79,25 @@ timestamp next_open(timestamp t, const business_hours& h) {
   return t;
 }
 
+timestamp add_open_time(timestamp t, std::chrono::milliseconds d, const business_hours& h) {
+  if (h.empty() || std::none_of(h.days.begin(), h.days.end(), [](bool b) { return b; }) ||
+      h.end_minute <= h.start_minute || d.count() <= 0)
+    return t + std::max(d, std::chrono::milliseconds{0});
+  auto cal = calendar_in(h.time_zone);
+  if (!cal) return t + d;
+  timestamp cur = next_open(t, h);
+  // One open window per step; a year of targets at most (the schema caps targets far below).
+  for (int i = 0; i < 3660 && d.count() > 0; ++i) {
+    const timestamp close = at(*cal, date_of(*cal, cur), 0, h.end_minute);
+    if (cur + d <= close) return cur + d;
+    if (close > cur) d -= close - cur;
+    const timestamp next = next_open(close, h);
+    if (next <= cur) break;  // no later opening (cannot happen with an open day)
+    cur = next;
+  }
+  return cur + d;
+}
+
 timestamp period_start(timestamp t, std::string_view period, std::string_view zone) {
   auto cal = calendar_in(zone);
   if (!cal) return t;
