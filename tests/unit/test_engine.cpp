@@ -364,3 +364,43 @@ TEST_CASE_METHOD(fixture, "a solved ticket with a real answer drafts one KB arti
     CHECK_FALSE(find(e2.decide(solved, d1.next, clk), action_type::create_kb_article));
   }
 }
+
+TEST_CASE_METHOD(fixture, "a classification made ahead decides exactly as the classifier would", "[unit][engine]") {
+  // The server classifies on the receiving thread and hands the result to decide(), which then
+  // must not ask the classifier again; the decision is the same as without it.
+  auto created = make_event(event_type::ticket_created, "t1", "2026-11-20T09:00:00Z",
+                            "Our production is down, all users cannot log in. Fix it today!");
+  auto reply = make_event(event_type::ticket_commented, "c1", "2026-11-20T10:00:00Z", "This is urgent, the invoice");
+  reply.visibility = "public";
+  reply.author.role = "customer";
+  auto internal = reply;
+  internal.visibility = "internal";
+  auto agent = reply;
+  agent.author.role = "agent";
+  auto solved = make_event(event_type::ticket_solved, "s1", "2026-11-20T11:00:00Z");
+  CHECK(engine::classifies(created));
+  CHECK(engine::classifies(reply));
+  CHECK_FALSE(engine::classifies(internal));
+  CHECK_FALSE(engine::classifies(agent));
+  CHECK_FALSE(engine::classifies(solved));
+
+  for (const event* ev : {&created, &reply}) {
+    ticket_state s;
+    if (ev == &reply) s.known = true;
+    const classification ahead = clf.classify(*ev);
+    const auto plain = eng.decide(*ev, s, clk);
+    const auto given = eng.decide(*ev, s, clk, nullptr, &ahead);
+    CHECK(to_json(given.next) == to_json(plain.next));
+    REQUIRE(given.actions.size() == plain.actions.size());
+    for (std::size_t i = 0; i < plain.actions.size(); ++i) CHECK(to_json(given.actions[i]) == to_json(plain.actions[i]));
+  }
+
+  // What is handed in is what counts: a different classification changes the decision.
+  classification other = clf.classify(created);
+  other.prio = priority::normal;
+  other.reasons = {"handed in by the caller"};
+  const auto d = eng.decide(created, ticket_state{}, clk, nullptr, &other);
+  const action* prio = find(d, action_type::set_priority);
+  REQUIRE(prio);
+  CHECK(prio->params["reasons"][0] == "handed in by the caller");
+}

@@ -160,10 +160,9 @@ void webhook_impl(const http_request& req, services& svc, const std::string& ten
   ingest_options opts;
   opts.immediate_applied_by_host = d->host_adapter != nullptr;
   d->remaining = events->size();
-  auto decide = svc.decider(*t);
   for (std::size_t i = 0; i < events->size(); ++i) {
     event ev = (*events)[i];
-    svc.db().ingest_async(ev, decide, opts, [d, i, ev](result<ingest_result> r) {
+    svc.db().ingest_async(ev, svc.decider(*t, ev), opts, [d, i, ev](result<ingest_result> r) {
       auto shared = std::make_shared<result<ingest_result>>(std::move(r));
       d->svc->post([d, i, ev, shared] { d->done(i, ev, std::move(*shared)); });
     });

@@ -90,6 +90,21 @@ ledger_decide_fn services::decider(const tenant_runtime& t) const {
   };
 }
 
+ledger_decide_fn services::decider(const tenant_runtime& t, const event& ev) const {
+  if (!engine::classifies(ev)) return decider(t);
+  std::shared_ptr<const classification> ahead;
+  try {
+    ahead = std::make_shared<const classification>(t.eng->get_classifier().classify(ev));
+  } catch (...) {
+    return decider(t);  // the committer classifies it then, and reports what went wrong
+  }
+  const engine* eng = t.eng.get();
+  const clock* clk = &clock_;
+  return [eng, clk, ahead, id = ev.host_event_id](const event& e, const ticket_state& st, const survey::ledger& l) {
+    return eng->decide(e, st, *clk, &l, e.host_event_id == id ? ahead.get() : nullptr);
+  };
+}
+
 std::string services::public_base_url() const {
   std::string url = cfg_.server.public_base_url;
   if (url.empty()) {

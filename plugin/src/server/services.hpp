@@ -64,6 +64,9 @@ class services {
   tenant_runtime* tenant(std::string_view id);
   adapters::adapter* adapter_for(std::string_view tenant, std::string_view host);
   ledger_decide_fn decider(const tenant_runtime& t) const;  // with the survey ledger
+  // The same for one event, classified now on the calling thread when the engine would classify
+  // it, so that the store's one serial thread only decides (the webhook path, per event).
+  ledger_decide_fn decider(const tenant_runtime& t, const event& ev) const;
 
   // Where customers reach this server (survey links): server.public_base_url, or else the
   // address serve actually listens on (set once bound), without a trailing '/'.

@@ -134,8 +134,8 @@ result<void> store::impl::store_action(statement_cache& sc, const action& a, std
   }
 }
 
-result<ingest_result> store::impl::do_ingest(statement_cache& sc, const event& ev, const ledger_decide_fn& decide,
-                                const ingest_options& o) {
+result<ingest_result> store::impl::do_ingest(statement_cache& sc, const event& ev, const std::string& body,
+                                             const ledger_decide_fn& decide, const ingest_options& o) {
   if (ev.host_event_id.empty()) {
     return make_error(errc::invalid_argument, "store: event host_event_id is required");
   }
@@ -154,7 +154,7 @@ result<ingest_result> store::impl::do_ingest(statement_cache& sc, const event& e
     ins->bind(5, ev.ticket_id);
     ins->bind(6, to_ms(ev.occurred_at));
     ins->bind(7, to_ms(now));
-    ins->bind(8, dump(to_json(ev)));
+    ins->bind(8, body);
     if (ins->exec() == 0) {
       auto q = sc.get("SELECT seq FROM events WHERE tenant = ? AND host = ? AND host_event_id = ?");
       q->bind(1, ev.tenant);
@@ -288,10 +288,12 @@ void store::ingest_async(event ev, ledger_decide_fn decide, ingest_options o,
                          std::function<void(result<ingest_result>)> done) {
   auto out = std::make_shared<std::optional<ingest_result>>();
   impl* p = p_.get();
+  std::string body = dump(to_json(ev));  // on the caller's thread: the committer is the serial path
   job j;
-  j.run = [p, out, ev = std::move(ev), decide = std::move(decide), o](statement_cache& sc) -> std::optional<error> {
+  j.run = [p, out, ev = std::move(ev), body = std::move(body), decide = std::move(decide),
+           o](statement_cache& sc) -> std::optional<error> {
     if (!decide) return make_error(errc::invalid_argument, "store: decide function is empty");
-    auto r = p->do_ingest(sc, ev, decide, o);
+    auto r = p->do_ingest(sc, ev, body, decide, o);
     if (!r) return r.err();
     out->emplace(std::move(*r));
     return std::nullopt;

@@ -134,13 +134,13 @@ struct store::impl {
     std::vector<std::optional<error>> outcome(batch.size());
     std::optional<error> batch_error;
     try {
-      write_db->exec("BEGIN IMMEDIATE");
+      write_stmts->get("BEGIN IMMEDIATE")->exec();
     } catch (...) {
       batch_error = current_exception_error("begin transaction");
     }
     for (std::size_t i = 0; i < batch.size() && !batch_error; ++i) {
       try {
-        write_db->exec("SAVEPOINT job");
+        write_stmts->get("SAVEPOINT job")->exec();
       } catch (...) {
         batch_error = current_exception_error("savepoint");
         break;
@@ -158,8 +158,8 @@ struct store::impl {
         break;
       }
       try {
-        if (r) write_db->exec("ROLLBACK TO job");
-        write_db->exec("RELEASE job");
+        if (r) write_stmts->get("ROLLBACK TO job")->exec();
+        write_stmts->get("RELEASE job")->exec();
       } catch (...) {
         batch_error = current_exception_error("release savepoint");
         break;
@@ -168,7 +168,7 @@ struct store::impl {
     }
     if (!batch_error) {
       try {
-        write_db->exec("COMMIT");
+        write_stmts->get("COMMIT")->exec();
         commits.fetch_add(1, std::memory_order_relaxed);
       } catch (...) {
         batch_error = current_exception_error("commit");
@@ -212,8 +212,10 @@ struct store::impl {
 
   // ---- the ingest transaction body (committer thread) -------------------------------------
 
-  result<ingest_result> do_ingest(statement_cache& sc, const event& ev, const ledger_decide_fn& decide,
-                                  const ingest_options& o);
+  // `body`: the event as stored JSON text, serialised by the caller before the job was queued so
+  // that the one serial thread does not spend its time on it.
+  result<ingest_result> do_ingest(statement_cache& sc, const event& ev, const std::string& body,
+                                  const ledger_decide_fn& decide, const ingest_options& o);
 
   // Inserts one outbox row; returns whether it was new (false: the idempotency key existed).
   static bool insert_outbox(statement_cache& sc, const action& a, const std::string& body, std::int64_t event_seq,
