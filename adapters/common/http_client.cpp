@@ -187,6 +187,29 @@ std::shared_ptr<tls_state> shared_tls_state(const std::string& ca_file) {
 
 }  // namespace
 
+result<std::shared_ptr<SSL_CTX>> tls_client_context(const std::string& ca_file) {
+  auto st = shared_tls_state(ca_file);
+  if (!st->load_error.empty()) return make_error(errc::invalid_config, st->load_error);
+  return std::shared_ptr<SSL_CTX>(st, st->ctx.native_handle());  // keeps the state alive
+}
+
+result<void> expect_tls_peer(SSL* native, const std::string& host) {
+  if (is_ip_literal(host)) {
+    // No SNI for IP literals (RFC 6066); check the certificate's IP SAN instead.
+    X509_VERIFY_PARAM* param = SSL_get0_param(native);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1)
+      return make_error(errc::internal, "cannot set the expected IP address for TLS verification");
+  } else if (SSL_set_tlsext_host_name(native, host.c_str()) != 1 || SSL_set1_host(native, host.c_str()) != 1) {
+    return make_error(errc::internal, "cannot set the TLS server name for " + host);
+  }
+  return {};
+}
+
+std::string tls_verify_error(const SSL* native) {
+  const long v = SSL_get_verify_result(native);
+  return v == X509_V_OK ? std::string() : X509_verify_cert_error_string(v);
+}
+
 namespace {
 
 // One request/response exchange. Owned by a shared_ptr so that a resolver stuck in getaddrinfo
@@ -230,10 +253,8 @@ struct exchange {
       const auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
       if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         std::string detail = "certificate verify failed";
-        if (secure) {
-          const long v = SSL_get_verify_result(secure->native_handle());
-          if (v != X509_V_OK) detail += std::string(": ") + X509_verify_cert_error_string(v);
-        }
+        if (secure)
+          if (auto why = tls_verify_error(secure->native_handle()); !why.empty()) detail += ": " + why;
         fail(errc::unavailable, "TLS handshake failed: " + detail, false);
         return;
       }
@@ -347,18 +368,7 @@ result<response> client::send(const request& req, std::chrono::milliseconds time
       if (!tls->load_error.empty()) return make_error(errc::invalid_config, tls->load_error);
       ex->tls = tls;  // keeps the context alive as long as the stream
       ex->secure.emplace(ex->ioc, tls->ctx);
-      SSL* native = ex->secure->native_handle();
-      if (is_ip_literal(u.host)) {
-        // No SNI for IP literals (RFC 6066); check the certificate's IP SAN instead.
-        X509_VERIFY_PARAM* param = SSL_get0_param(native);
-        if (X509_VERIFY_PARAM_set1_ip_asc(param, u.host.c_str()) != 1) {
-          return make_error(errc::internal, "cannot set the expected IP address for TLS verification");
-        }
-      } else {
-        if (SSL_set_tlsext_host_name(native, u.host.c_str()) != 1 || SSL_set1_host(native, u.host.c_str()) != 1) {
-          return make_error(errc::internal, "cannot set the TLS server name for " + u.host);
-        }
-      }
+      if (auto peer = expect_tls_peer(ex->secure->native_handle(), u.host); !peer) return peer.err();
     } else {
       ex->plain.emplace(ex->ioc);
     }

@@ -16,12 +16,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "closeloop/result.hpp"
 #include "common/headers.hpp"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX and SSL
+struct ssl_st;
 
 namespace closeloop::adapters::http {
 
@@ -85,5 +89,14 @@ class client {
  private:
   client_options opts_;
 };
+
+// For a protocol that speaks TLS on a socket of its own (SMTP STARTTLS): the client TLS context
+// https requests use for ca_file ("" = the system store; TLS >= 1.2, the peer verified), shared and
+// loaded once per process, or errc::invalid_config naming the file that does not load; and the
+// peer check of one connection: SNI and the certificate's DNS name, or its IP address for an IP
+// literal. tls_verify_error: why the peer's certificate did not verify ("" when it did).
+result<std::shared_ptr<ssl_ctx_st>> tls_client_context(const std::string& ca_file);
+result<void> expect_tls_peer(ssl_st* ssl, const std::string& host);
+std::string tls_verify_error(const ssl_st* ssl);
 
 }  // namespace closeloop::adapters::http

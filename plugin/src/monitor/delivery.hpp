@@ -1,9 +1,9 @@
 #pragma once
 // Where alerts and reports go (tenant config `monitoring.channels`): a signed webhook
 // (X-Closeloop-Signature: sha256=HMAC-SHA256(secret, timestamp "." body), X-Closeloop-Timestamp),
-// a Slack-compatible incoming webhook ({"text": ...}), e-mail over SMTP (a plain SMTP
-// conversation: EHLO, MAIL FROM, RCPT TO, DATA, QUIT), or an internal note on a tracking ticket
-// in a host (through the host's adapter; the caller supplies how).
+// a Slack-compatible incoming webhook ({"text": ...}), e-mail over SMTP (EHLO, STARTTLS, AUTH,
+// MAIL FROM, RCPT TO, DATA, QUIT: smtp.cpp), or an internal note on a tracking ticket in a host
+// (through the host's adapter; the caller supplies how).
 #include <functional>
 #include <map>
 #include <string>
@@ -22,6 +22,12 @@ struct channel {
   int smtp_port = 25;
   std::string from, helo = "closeloop";
   std::vector<std::string> to;
+  // email TLS: "required" (STARTTLS or nothing is sent), "starttls" (when the relay offers it),
+  // "none" (plain SMTP); "" = required, or starttls for a loopback relay (smtp_tls_mode). The
+  // relay's certificate is verified against the system store or ca_file.
+  std::string tls, ca_file;
+  std::string username, password;              // email AUTH PLAIN / LOGIN, only after STARTTLS
+  bool auth_without_tls = false;               // ... unless this is set (loopback relays only)
   std::string host, ticket;                    // host_note: the host id in the tenant, the tracking ticket
 };
 result<std::map<std::string, channel>> parse_channels(const nlohmann::json& monitoring, const std::string& where);
@@ -42,8 +48,13 @@ result<void> deliver(const channel& ch, const message& m, const host_note_fn& ho
 // The webhook signature header value for `body` at unix time `ts`.
 std::string webhook_signature(const std::string& secret, const std::string& ts, const std::string& body);
 
-// One SMTP conversation (no TLS: for a relay on the local network); errors name the step and the
-// server's reply.
+// One SMTP conversation (smtp.cpp): STARTTLS as smtp_tls_mode says, AUTH when the channel has a
+// username (never in clear unless auth_without_tls), then the message. Errors name the step and
+// the server's reply; an untrusted or mismatched certificate, a relay without STARTTLS where TLS is
+// required and a refused AUTH are not retryable.
 result<void> send_mail(const channel& ch, const message& m);
+// The channel's effective TLS mode: ch.tls, else "starttls" for a loopback relay, else "required".
+std::string smtp_tls_mode(const channel& ch);
+bool loopback_host(const std::string& host);  // 127.0.0.0/8, ::1, localhost
 
 }  // namespace closeloop::monitor
