@@ -294,3 +294,72 @@ TEST_CASE("monitor: a scheduled weekly report is stored once and mailed with its
   CHECK(mail.data.find("multipart/alternative") != std::string::npos);
   CHECK(mail.data.find("text/html") != std::string::npos);
 }
+
+TEST_CASE("monitor: a scheduled report's failed delivery is retried on the next passes, only on that channel; "
+          "a refusal is not retried",
+          "[integration][monitor]") {
+  temp_db t;
+  test::loopback_server hooks;
+  const timestamp now = *parse_rfc3339("2026-11-23T08:00:00Z");
+  REQUIRE(t.db->put_facts(week_of(day_of(now), 10, 8, "w")));
+  json mon = {{"channels",
+               {{"flaky", {{"type", "webhook"}, {"url", hooks.url("/flaky")}, {"secret", "0123456789abcdef0123"}}},
+                {"fine", {{"type", "slack"}, {"url", hooks.url("/fine")}}},
+                {"refuses", {{"type", "slack"}, {"url", hooks.url("/refuses")}}}}},
+              {"reports", {{{"name", "weekly"}, {"period", "week"}, {"deliver", {"flaky", "fine", "refuses"}}}}}};
+  auto cfg = parse_monitoring(mon, "/tenants/0/monitoring");
+  REQUIRE(cfg);
+  // "flaky" answers 503 twice, then accepts; "refuses" answers 400 (not retried).
+  std::map<std::string, int> seen;
+  std::mutex mu;
+  hooks.set_handler([&](const test::recorded_request& r) {
+    std::lock_guard lk(mu);
+    const int n = ++seen[r.target];
+    if (r.target == "/flaky") return n <= 2 ? test::scripted_response{503, {}, "busy"} : test::scripted_response{};
+    if (r.target == "/refuses") return test::scripted_response{400, {}, "no"};
+    return test::scripted_response{};
+  });
+  auto count = [&](const std::string& target) {
+    std::lock_guard lk(mu);
+    return seen[target];
+  };
+  auto entry = [&](const std::string& ch) {
+    auto reps = list_reports(*t.db, "acme", 10);
+    REQUIRE(reps->size() == 1);
+    for (const auto& d : reps->front().delivery)
+      if (d.value("channel", "") == ch) return d;
+    return json();
+  };
+
+  auto p = run_scheduled_reports(*t.db, "acme", *cfg, now, nullptr, "");
+  INFO(json(p.log).dump());
+  REQUIRE(p.reports == 1);
+  CHECK(p.delivery_failures == 2);
+  CHECK(entry("flaky") == json{{"channel", "flaky"}, {"ok", false}, {"attempts", 1}, {"retry", true},
+                               {"error", "HTTP 503 from " + hooks.url("/flaky")}});
+  CHECK(entry("fine") == json{{"channel", "fine"}, {"ok", true}, {"attempts", 1}});
+  CHECK(entry("refuses")["retry"] == false);
+
+  p = run_scheduled_reports(*t.db, "acme", *cfg, now, nullptr, "");
+  CHECK(p.reports == 0);
+  CHECK(p.redelivered == 0);
+  CHECK(entry("flaky")["attempts"] == 2);
+  p = run_scheduled_reports(*t.db, "acme", *cfg, now, nullptr, "");
+  CHECK(p.redelivered == 1);
+  CHECK(entry("flaky") == json{{"channel", "flaky"}, {"ok", true}, {"attempts", 3}});
+  for (int i = 0; i < 4; ++i) run_scheduled_reports(*t.db, "acme", *cfg, now, nullptr, "");
+
+  // Delivered once on each channel that took it, the refusal tried once, nothing sent twice.
+  CHECK(count("/flaky") == 3);
+  CHECK(count("/fine") == 1);
+  CHECK(count("/refuses") == 1);
+  CHECK(entry("refuses")["attempts"] == 1);
+  // Every attempt carried the same report (the message is rebuilt from the stored row).
+  std::vector<json> bodies;
+  for (const auto& r : hooks.requests())
+    if (r.target == "/flaky") bodies.push_back(json::parse(r.body));
+  REQUIRE(bodies.size() == 3);
+  CHECK(bodies[0]["type"] == "closeloop.report");
+  CHECK(bodies[0] == bodies[2]);
+  CHECK(bodies[2]["report"]["totals"]["csat"].get<double>() == Approx(80));
+}

@@ -93,22 +93,55 @@ message alert_message(const alert_row& a) {
   return m;
 }
 
-void save_delivery(monitor_db& db, std::int64_t id, const std::string& rule, const json& delivery, pass_result& out) {
+// `table`: alerts or reports (a fixed name, never input); `what` names the row in the log.
+void save_delivery(monitor_db& db, const char* table, std::int64_t id, const std::string& what, const json& delivery,
+                   pass_result& out) {
   auto lk = db.lock();
   try {
-    SQLite::Statement up(db.db(), "UPDATE alerts SET delivery = ? WHERE id = ?");
+    SQLite::Statement up(db.db(), std::string("UPDATE ") + table + " SET delivery = ? WHERE id = ?");
     up.bind(1, delivery.dump());
     up.bind(2, id);
     up.exec();
   } catch (...) {
-    out.log.push_back("alert " + rule + ": " + db_error("alert delivery").message);
+    out.log.push_back(what + ": " + db_error("delivery").message);
   }
 }
 
-// Open (not yet acknowledged) alerts whose delivery failed in a way worth retrying: each such
-// channel is tried again, once per pass, up to k_delivery_attempts attempts in all.
+// A delivery that failed in a way worth retrying is tried again, once per pass, up to
+// k_delivery_attempts attempts in all; a channel that got the message is never sent it again.
 constexpr int k_delivery_attempts = 6;
 
+bool retry_due(const json& d) {
+  return d.is_object() && !d.value("ok", true) && d.value("retry", false) &&
+         d.value("attempts", 1) < k_delivery_attempts;
+}
+
+bool any_retry_due(const json& delivery) {
+  if (!delivery.is_array()) return false;
+  for (const auto& d : delivery)
+    if (retry_due(d)) return true;
+  return false;
+}
+
+// Retries the due entries of one row's `delivery` with its message; saves the row if it tried.
+void redeliver_row(monitor_db& db, const char* table, std::int64_t id, const std::string& what, json& delivery,
+                   const message& m, const monitoring_config& cfg, const host_note_fn& host_note, pass_result& out) {
+  bool tried = false;
+  for (auto& d : delivery) {
+    if (!retry_due(d)) continue;
+    const int before = out.delivery_failures;
+    deliver_one(cfg, d.value("channel", ""), m, host_note, d, out.delivery_failures, out.log);
+    if (out.delivery_failures == before) {
+      ++out.redelivered;
+      out.log.push_back(what + " delivered on " + d.value("channel", "") + " at attempt " +
+                        std::to_string(d["attempts"].get<int>()));
+    }
+    tried = true;
+  }
+  if (tried) save_delivery(db, table, id, what, delivery, out);
+}
+
+// Open (not yet acknowledged) alerts whose delivery failed in a way worth retrying.
 void redeliver(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, const host_note_fn& host_note,
                pass_result& out) {
   auto open = list_alerts(db, tenant, "open", 200);
@@ -116,24 +149,47 @@ void redeliver(monitor_db& db, const std::string& tenant, const monitoring_confi
     out.log.push_back("alert redelivery: " + open.err().message);
     return;
   }
-  for (auto& a : *open) {
-    if (!a.delivery.is_array()) continue;
-    bool tried = false;
-    const message m = alert_message(a);
-    for (auto& d : a.delivery) {
-      if (!d.is_object() || d.value("ok", true) || !d.value("retry", false) ||
-          d.value("attempts", 1) >= k_delivery_attempts)
-        continue;
-      const int before = out.delivery_failures;
-      deliver_one(cfg, d.value("channel", ""), m, host_note, d, out.delivery_failures, out.log);
-      if (out.delivery_failures == before) {
-        ++out.redelivered;
-        out.log.push_back("alert " + a.rule + " delivered on " + d.value("channel", "") + " at attempt " +
-                          std::to_string(d["attempts"].get<int>()));
-      }
-      tried = true;
+  for (auto& a : *open)
+    if (any_retry_due(a.delivery))
+      redeliver_row(db, "alerts", a.id, "alert " + a.rule, a.delivery, alert_message(a), cfg, host_note, out);
+}
+
+// What a scheduled report says, from its row (the first delivery and every retry send the same).
+message report_message(const stored_report& rep, const std::string& base_url) {
+  const json& r = rep.report;
+  const json t = r.value("totals", json::object());
+  auto f = [&](const char* k) {
+    return t.contains(k) && t[k].is_number() ? std::to_string(static_cast<int>(t[k].get<double>() + 0.5)) : std::string("-");
+  };
+  message m;
+  m.subject = "[closeloop] " + r.value("title", std::string("Satisfaction report")) + " " + rep.tenant + " " +
+              day_string(rep.from_day) + ".." + day_string(rep.to_day);
+  m.text = "CSAT " + f("csat") + " % (" + std::to_string(t.value("csat_n", 0)) + " answers), NPS " + f("nps") +
+           ", response rate " + f("response_rate") + " %, reopen rate " + f("reopen_rate") + " %, " +
+           std::to_string(t.value("tickets", 0)) + " tickets." +
+           (base_url.empty() ? "" : "\nReport: " + base_url + "/api/v1/tenants/" + rep.tenant + "/reports/" + std::to_string(rep.id));
+  m.html = rep.html;
+  m.payload = {{"type", "closeloop.report"}, {"id", rep.id}, {"tenant", rep.tenant}, {"name", rep.name}, {"report", r}};
+  return m;
+}
+
+// Stored reports whose delivery failed in a way worth retrying (the newest 50 are looked at).
+void redeliver_reports(monitor_db& db, const std::string& tenant, const monitoring_config& cfg,
+                       const host_note_fn& host_note, const std::string& base_url, pass_result& out) {
+  auto recent = list_reports(db, tenant, 50);
+  if (!recent) {
+    out.log.push_back("report redelivery: " + recent.err().message);
+    return;
+  }
+  for (const auto& head : *recent) {
+    if (!any_retry_due(head.delivery)) continue;
+    auto rep = get_report(db, tenant, head.id);
+    if (!rep) {
+      out.log.push_back("report " + head.name + ": " + rep.err().message);
+      continue;
     }
-    if (tried) save_delivery(db, a.id, a.rule, a.delivery, out);
+    redeliver_row(db, "reports", rep->id, "report " + rep->name + " " + std::to_string(rep->id), rep->delivery,
+                  report_message(*rep, base_url), cfg, host_note, out);
   }
 }
 
@@ -377,7 +433,7 @@ pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const mon
     const message m = alert_message(row);
     json delivery = deliver_all(cfg, rule.deliver, m, host_note, out.delivery_failures, out.log);
     out.log.push_back("alert " + rule.id + " raised " + std::string(to_string(e.lvl)) + ": " + e.summary);
-    save_delivery(db, id, rule.id, delivery, out);
+    save_delivery(db, "alerts", id, "alert " + rule.id, delivery, out);
   }
   return out;
 }
@@ -385,6 +441,7 @@ pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const mon
 pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, const monitoring_config& cfg,
                                   timestamp now, const host_note_fn& host_note, const std::string& base_url) {
   pass_result out;
+  redeliver_reports(db, tenant, cfg, host_note, base_url, out);  // what failed on earlier passes first
   for (const auto& s : cfg.reports) {
     report_spec spec = last_complete(tenant, s.per, day_of(now));
     spec.title = (s.per == period::day ? "Daily" : s.per == period::week ? "Weekly" : "Monthly") +
@@ -416,8 +473,8 @@ pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, con
       auto lk = db.lock();
       try {
         SQLite::Statement ins(db.db(),
-                              "INSERT INTO reports (tenant, name, period, from_day, to_day, created_ms, json, html)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, name, from_day) DO NOTHING RETURNING id");
+                              "INSERT INTO reports (tenant, name, period, from_day, to_day, created_ms, json, html, delivery)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, name, from_day) DO NOTHING RETURNING id");
         ins.bind(1, tenant);
         ins.bind(2, s.name);
         ins.bind(3, std::string(to_string(s.per)));
@@ -426,6 +483,12 @@ pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, con
         ins.bind(6, ms_of(now));
         ins.bind(7, r->dump());
         ins.bind(8, html);
+        // Each channel pending until its first attempt is recorded: a worker that dies before
+        // that leaves the report to the next pass's retries, not unsent.
+        json pending = json::array();
+        for (const auto& c : s.deliver)
+          pending.push_back({{"channel", c}, {"ok", false}, {"attempts", 0}, {"retry", true}, {"error", "not sent yet"}});
+        ins.bind(9, pending.dump());
         if (!ins.executeStep()) continue;  // another worker made it meanwhile
         id = ins.getColumn(0).getInt64();
       } catch (...) {
@@ -434,25 +497,16 @@ pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, con
       }
     }
     ++out.reports;
-    const json& t = (*r)["totals"];
-    auto f = [&](const char* k) { return t[k].is_number() ? std::to_string(static_cast<int>(t[k].get<double>() + 0.5)) : std::string("-"); };
-    message m;
-    m.subject = "[closeloop] " + spec.title + " " + tenant + " " + day_string(spec.from_day) + ".." + day_string(spec.to_day);
-    m.text = "CSAT " + f("csat") + " % (" + std::to_string(t.value("csat_n", 0)) + " answers), NPS " + f("nps") +
-             ", response rate " + f("response_rate") + " %, reopen rate " + f("reopen_rate") + " %, " +
-             std::to_string(t.value("tickets", 0)) + " tickets." +
-             (base_url.empty() ? "" : "\nReport: " + base_url + "/api/v1/tenants/" + tenant + "/reports/" + std::to_string(id));
-    m.html = html;
-    m.payload = {{"type", "closeloop.report"}, {"id", id}, {"tenant", tenant}, {"name", s.name}, {"report", *r}};
-    json delivery = deliver_all(cfg, s.deliver, m, host_note, out.delivery_failures, out.log);
-    auto lk = db.lock();
-    try {
-      SQLite::Statement up(db.db(), "UPDATE reports SET delivery = ? WHERE id = ?");
-      up.bind(1, delivery.dump());
-      up.bind(2, id);
-      up.exec();
-    } catch (...) {
-    }
+    stored_report rep;
+    rep.id = id;
+    rep.tenant = tenant;
+    rep.name = s.name;
+    rep.from_day = spec.from_day;
+    rep.to_day = spec.to_day;
+    rep.report = std::move(*r);
+    rep.html = html;
+    json delivery = deliver_all(cfg, s.deliver, report_message(rep, base_url), host_note, out.delivery_failures, out.log);
+    save_delivery(db, "reports", id, "report " + s.name + " " + std::to_string(id), delivery, out);
     out.log.push_back("report " + s.name + " " + day_string(spec.from_day) + " stored as " + std::to_string(id));
   }
   return out;

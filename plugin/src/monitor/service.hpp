@@ -77,6 +77,9 @@ struct pass_result {
 pass_result evaluate_alerts(monitor_db& db, const std::string& tenant, const monitoring_config& cfg, timestamp now,
                             const host_note_fn& host_note);
 // Builds, stores and sends each scheduled report whose last complete period has no stored report.
+// First, a stored report's delivery that failed in a retryable way is tried again on that channel
+// only, like an alert's (once per pass, up to 6 attempts; the message is rebuilt from the row); its
+// row's `delivery` keeps the same {channel, ok, attempts, error, retry} entries.
 pass_result run_scheduled_reports(monitor_db& db, const std::string& tenant, const monitoring_config& cfg,
                                   timestamp now, const host_note_fn& host_note, const std::string& base_url);
 
