@@ -190,6 +190,25 @@ TEST_CASE("sla: a raised priority recomputes the due times from creation, never 
     CHECK(f->params["fields"]["sla_resolution_due"] == "2026-11-20T17:00:00Z");
     CHECK_THAT(f->params["fields"]["priority_reason"].get<std::string>(), Catch::Contains("reports an outage"));
   }
+  SECTION("an agent raising the priority in the host moves them too") {
+    world w(json{{"sla", json::object()}});
+    auto d = w.run(ticket_event(event_type::ticket_created, "e1", "2026-11-20T09:00:00Z", "How do I export?"));
+    auto up = ticket_event(event_type::ticket_updated, "e2", "2026-11-20T09:05:00Z");
+    up.author = {"agent-7", "", "Bo", "agent"};
+    up.changes = {{"priority", {{"from", "normal"}, {"to", "urgent"}}}};
+    auto u = w.run(up, d.next);
+    CHECK(u.next.prio == priority::urgent);
+    CHECK(u.next.sla_first_reply_due == when("2026-11-20T13:00:00Z"));  // urgent: 4 h from creation
+    REQUIRE(find(u, action_type::set_fields));
+    CHECK(find(u, action_type::set_fields)->params["fields"]["priority_reason"] == "priority set to urgent by an agent");
+    CHECK(u.next.corrections.size() == 1);  // still a labelled example
+    // Lowered by an agent: nothing moves.
+    up.host_event_id = "e3";
+    up.changes = {{"priority", {{"from", "urgent"}, {"to", "normal"}}}};
+    auto down = w.run(up, u.next);
+    CHECK(down.next.sla_first_reply_due == u.next.sla_first_reply_due);
+    CHECK_FALSE(find(down, action_type::set_fields));
+  }
   SECTION("a target longer for the higher priority never extends the due time") {
     world w(json{{"sla", {{"first_reply_h", {{"normal", 2}, {"urgent", 10}}}, {"resolution_h", {{"normal", 5}}}}}});
     auto d = w.run(ticket_event(event_type::ticket_created, "e1", "2026-11-20T09:00:00Z", "How do I export?"));

@@ -29,6 +29,27 @@ std::string fmt_confidence(double c) {
   return std::to_string(pct) + "%";
 }
 
+// The priority rose to `p`: a higher priority has shorter targets, so the due times are
+// recomputed from the ticket's creation and each kept when earlier (never extended); when one
+// moved it is written with the priority's reason.
+void move_due_earlier(const policy& pol, const event& ev, const ticket_state& state, priority p,
+                      const std::string& tier, const std::string& reason, decision& d) {
+  if (!state.created_at) return;
+  const priority_rules::due_times old{state.sla_first_reply_due, state.sla_resolution_due};
+  const auto now_due = priority_rules::earliest(old, priority_rules::compute_due(pol, *state.created_at, p, tier));
+  if (now_due == old) return;
+  d.next.sla_first_reply_due = now_due.first_reply;
+  d.next.sla_resolution_due = now_due.resolution;
+  if (pol.write_fields) {
+    json fields = {{"priority_reason", reason}};
+    if (now_due.first_reply) fields["sla_first_reply_due"] = priority_rules::format_due(*now_due.first_reply);
+    if (now_due.resolution) fields["sla_resolution_due"] = priority_rules::format_due(*now_due.resolution);
+    d.actions.push_back(
+        make_action(ev, action_type::set_fields, key_for(ev, "set_fields"), {{"fields", std::move(fields)}}, true));
+  }
+  d.log.push_back("SLA due times moved earlier");
+}
+
 void classify_into(const engine& eng, const classifier& clf, const classification* classified, const event& ev,
                    bool first_contact, const ticket_state& state, decision& d) {
   const policy& pol = eng.get_policy();
@@ -115,25 +136,7 @@ void classify_into(const engine& eng, const classifier& clf, const classificatio
                         std::string(label_zh(c.prio)) + ") because " + join(c.reasons, "; ") + "."}},
           true));
     d.log.push_back("priority raised to " + std::string(to_string(c.prio)));
-    // A higher priority has shorter targets: recomputed from the ticket's creation, never later
-    // than the due times already given.
-    if (state.created_at) {
-      const priority_rules::due_times old{state.sla_first_reply_due, state.sla_resolution_due};
-      const auto now_due =
-          priority_rules::earliest(old, priority_rules::compute_due(pol, *state.created_at, c.prio, tier));
-      if (!(now_due == old)) {
-        d.next.sla_first_reply_due = now_due.first_reply;
-        d.next.sla_resolution_due = now_due.resolution;
-        if (pol.write_fields) {
-          json fields = {{"priority_reason", join(reasons, "; ")}};
-          if (now_due.first_reply) fields["sla_first_reply_due"] = priority_rules::format_due(*now_due.first_reply);
-          if (now_due.resolution) fields["sla_resolution_due"] = priority_rules::format_due(*now_due.resolution);
-          d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"),
-                                          {{"fields", std::move(fields)}}, true));
-        }
-        d.log.push_back("SLA due times moved earlier");
-      }
-    }
+    move_due_earlier(pol, ev, state, c.prio, tier, join(reasons, "; "), d);
   }
 }
 
@@ -193,6 +196,13 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
                                         {"by", ev.author.id}});
           if (field == "category" && change.contains("to") && change["to"].is_string())
             d.next.category = change["to"].get<std::string>();
+          // An agent raising the priority: the ticket is that urgent now, and its due times follow.
+          if (const json to = change.value("to", json()); field == "priority" && to.is_string())
+            if (const auto p = priority_from_string(to.get<std::string>()); p && *p > state.prio) {
+              d.next.prio = *p;
+              move_due_earlier(policy_, ev, state, *p, state.tier,
+                               "priority set to " + std::string(to_string(*p)) + " by an agent", d);
+            }
           d.log.push_back("correction recorded: " + field);
         }
       }
