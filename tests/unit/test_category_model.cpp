@@ -7,6 +7,7 @@
 #include <random>
 
 #include "closeloop/category_model.hpp"
+#include "model_test_support.hpp"
 
 using namespace closeloop;
 
@@ -14,37 +15,17 @@ namespace {
 
 // Three clearly separable categories, en + zh, with some variation.
 std::vector<labelled_text> synthetic(unsigned seed, int per_label) {
-  const std::vector<std::pair<std::string, std::vector<std::string>>> words = {
+  const model_test::word_lists words = {
       {"billing", {"invoice", "refund", "charged", "payment", "bill", "发票", "退款"}},
       {"login", {"password", "login", "account", "locked", "sign", "密码", "登录"}},
       {"shipping", {"delivery", "parcel", "shipped", "tracking", "courier", "快递", "物流"}},
   };
-  const std::vector<std::string> filler = {"please", "help", "my", "the", "i", "need", "today", "is", "not"};
-  std::mt19937 rng(seed);
-  std::vector<labelled_text> out;
-  for (int i = 0; i < per_label; ++i)
-    for (const auto& [label, ws] : words) {
-      std::string t;
-      for (int k = 0; k < 6; ++k) {
-        const auto& pool = (k % 2 == 0) ? ws : filler;
-        t += pool[rng() % pool.size()] + " ";
-      }
-      out.push_back({t, label});
-    }
-  return out;
+  return model_test::generated(words, per_label, seed,
+                               {"please", "help", "my", "the", "i", "need", "today", "is", "not"});
 }
 
-category_train_options small_options() {
-  category_train_options o;
-  for (auto& m : o.members) {
-    m.dim = 16;
-    m.epoch = 10;
-    m.bucket = 2000;
-  }
-  o.threads = 2;
-  o.quantize = false;  // quantisation (k-means) is exercised once, in the round-trip test
-  return o;
-}
+// quantisation (k-means) is exercised once, in the round-trip test
+category_train_options small_options() { return model_test::small_options(); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "closeloop/category_model.hpp"
 #include "closeloop/classifier.hpp"
 #include "closeloop/engine.hpp"
+#include "model_test_support.hpp"
 
 using namespace closeloop;
 namespace fs = std::filesystem;
@@ -30,16 +31,7 @@ std::vector<labelled_text> examples(const std::vector<std::pair<std::string, std
   return out;
 }
 
-category_train_options tiny() {
-  category_train_options o;
-  for (auto& m : o.members) {
-    m.dim = 16;
-    m.epoch = 10;
-    m.bucket = 2000;
-  }
-  o.quantize = false;
-  return o;
-}
+category_train_options tiny() { return model_test::small_options(); }
 
 event ticket(std::string text) {
   event e;

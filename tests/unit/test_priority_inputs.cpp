@@ -16,6 +16,7 @@
 #include "closeloop/engine.hpp"
 #include "closeloop/health.hpp"
 #include "closeloop/health_store.hpp"
+#include "model_test_support.hpp"
 #include "server/customer_health.hpp"
 #include "store_test_support.hpp"
 
@@ -281,19 +282,11 @@ namespace {
 std::vector<labelled_text> urgency_history(unsigned seed, bool swapped = false) {
   const std::vector<std::string> urgent_words = {"payroll", "cutoff", "bank", "salaries", "transfer", "batch"};
   const std::vector<std::string> normal_words = {"avatar", "nickname", "theme", "profile", "colour", "signature"};
-  const std::vector<std::string> filler = {"please", "my", "the", "we", "about", "question", "hello"};
-  std::mt19937 rng(seed);
-  std::vector<labelled_text> out;
-  for (int i = 0; i < 60; ++i)
-    for (int k = 0; k < 2; ++k) {
-      const auto& ws = k == 0 ? urgent_words : normal_words;
-      std::string t;
-      for (int j = 0; j < 6; ++j) t += (j % 2 == 0 ? ws[rng() % ws.size()] : filler[rng() % filler.size()]) + " ";
-      const bool urgent = (k == 0) != swapped;
-      out.push_back({t, urgent ? "urgent" : "normal"});
-    }
+  auto out = model_test::generated({{swapped ? "normal" : "urgent", urgent_words}, {swapped ? "urgent" : "normal", normal_words}},
+                                   60, seed, {"please", "my", "the", "we", "about", "question", "hello"});
   // Some tickets mix both and went either way: the model is unsure of those, so the High band's
   // threshold is calibrated between them and the clear cases.
+  std::mt19937 rng(seed);
   for (int i = 0; i < 30; ++i) {
     std::string t;
     for (int j = 0; j < 3; ++j) t += urgent_words[rng() % urgent_words.size()] + " " + normal_words[rng() % normal_words.size()] + " ";
@@ -302,16 +295,7 @@ std::vector<labelled_text> urgency_history(unsigned seed, bool swapped = false) 
   return out;
 }
 
-category_train_options small_model() {
-  category_train_options o;
-  for (auto& m : o.members) {
-    m.dim = 16;
-    m.epoch = 10;
-    m.bucket = 2000;
-  }
-  o.quantize = false;
-  return o;
-}
+category_train_options small_model() { return model_test::small_options(); }
 
 struct model_file {
   fs::path path = fs::temp_directory_path() / ("closeloop-urgency-" + std::to_string(::getpid()) + ".model");
