@@ -286,7 +286,68 @@ struct zcli_server {
   }
 };
 
+// `closeloop zendesk-app ARGS`: exit status and what it printed (stdout + stderr).
+std::pair<int, std::string> closeloop_cli(const std::string& args) {
+  const std::string cmd = std::string(CLOSELOOP_BINARY) + " " + args + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
 }  // namespace
+
+TEST_CASE("zendesk app: closeloop zendesk-app writes the public host into domainWhitelist; "
+          "a missing or non-https URL is refused",
+          "[manifest][zendesk]") {
+  const fs::path tmp = fs::temp_directory_path() / ("closeloop-zdpkg-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  const std::string app = "--app " + app_dir.string();
+  // From the config's server.public_base_url.
+  json cfg = read_json(source_dir / "examples/config/zendesk.json");
+  cfg["server"]["public_base_url"] = "https://loop.acme-support.test:8443";
+  std::ofstream(tmp / "config.json") << cfg.dump();
+  auto [rc, out] = closeloop_cli("zendesk-app --config " + (tmp / "config.json").string() + " " + app + " --out " +
+                                 (tmp / "pkg").string());
+  INFO(out);
+  REQUIRE(rc == 0);
+  const json m = read_json(tmp / "pkg/manifest.json");
+  CHECK(m["domainWhitelist"] == json::array({"loop.acme-support.test"}));
+  CHECK(m["parameters"][0]["default"] == "https://loop.acme-support.test:8443");
+  std::ifstream mf(tmp / "pkg/manifest.json");
+  const std::string text((std::istreambuf_iterator<char>(mf)), {});
+  CHECK(text.find("closeloop.example.com") == std::string::npos);
+  // Still a valid Zendesk app: the schema, the package rules, every file copied.
+  CHECK(joined(schema_errors(m)).empty());
+  CHECK(joined(package_errors(m, tmp / "pkg")).empty());
+  CHECK(fs::exists(tmp / "pkg/assets/iframe.html"));
+  CHECK(fs::exists(tmp / "pkg/requirements.json"));
+  // The source is untouched.
+  CHECK(read_json(app_dir / "manifest.json")["domainWhitelist"] == json::array({"closeloop.example.com"}));
+
+  // --public-url wins; refusals name what is wrong and write nothing.
+  auto [rc2, out2] = closeloop_cli("zendesk-app --public-url https://cl.example.org/ " + app + " --out " + (tmp / "pkg2").string());
+  CHECK(rc2 == 0);
+  CHECK(read_json(tmp / "pkg2/manifest.json")["domainWhitelist"] == json::array({"cl.example.org"}));
+  auto [rc3, out3] = closeloop_cli("zendesk-app --public-url http://cl.example.org " + app + " --out " + (tmp / "pkg3").string());
+  CHECK(rc3 == 1);
+  CHECK(out3.find("public base URL \"http://cl.example.org\" is not https") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "pkg3"));
+  cfg["server"].erase("public_base_url");
+  std::ofstream(tmp / "bare.json") << cfg.dump();
+  auto [rc4, out4] = closeloop_cli("zendesk-app --config " + (tmp / "bare.json").string() + " " + app + " --out " + (tmp / "pkg4").string());
+  CHECK(rc4 == 1);
+  CHECK(out4.find("no public base URL: set server.public_base_url") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "pkg4"));
+  auto [rc5, out5] = closeloop_cli("zendesk-app --public-url https://cl.example.org " + app + " --out " + (tmp / "pkg2").string());
+  CHECK(rc5 == 1);
+  CHECK(out5.find("already exists") != std::string::npos);
+  fs::remove_all(tmp);
+}
 
 TEST_CASE("zendesk app: zcli apps:server builds app.json from the manifest", "[manifest][zendesk][zcli]") {
   const fs::path zcli = source_dir / "tests/manifests/node/node_modules/.bin/zcli";
@@ -297,8 +358,12 @@ TEST_CASE("zendesk app: zcli apps:server builds app.json from the manifest", "[m
   }
   const fs::path tmp = fs::temp_directory_path() / ("closeloop-zcli-" + std::to_string(::getpid()));
   fs::remove_all(tmp);
-  fs::create_directories(tmp / "app");
-  fs::copy(app_dir, tmp / "app", fs::copy_options::recursive);
+  fs::create_directories(tmp);
+  // The app as an admin uploads it: packaged by closeloop zendesk-app for closeloop.test.
+  auto [rc, out] = closeloop_cli("zendesk-app --public-url https://closeloop.test --app " + app_dir.string() +
+                                 " --out " + (tmp / "app").string());
+  INFO(out);
+  REQUIRE(rc == 0);
   const json params = {{"closeloop_url", "https://closeloop.test"}, {"closeloop_tenant", "acme"},
                        {"closeloop_host", "zd"},  {"webhook_secret", "s3cret"}, {"closeloop_api_token", "tok"}};
   std::ofstream(tmp / "app/zcli.apps.config.json") << json{{"parameters", params}}.dump(2);
@@ -318,6 +383,8 @@ TEST_CASE("zendesk app: zcli apps:server builds app.json from the manifest", "[m
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
+  const json packaged = read_json(tmp / "app/manifest.json");
+  CHECK(packaged["domainWhitelist"] == json::array({"closeloop.test"}));
   std::ifstream log(tmp / "zcli.log");
   const std::string log_text((std::istreambuf_iterator<char>(log)), {});
   fs::remove_all(tmp);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/access.hpp"
+#include "cli/apps.hpp"
 #include "cli/commands.hpp"
 #include "cli/monitor.hpp"
 #include "cli/learn.hpp"
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
   privacy_commands prv;
   add_privacy_commands(app, prv);
 
+  app_commands apps;
+  add_app_commands(app, apps);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
   if (auto rc = run_monitor_commands(mon)) return *rc;
   if (auto rc = run_outbox_commands(obx)) return *rc;
   if (auto rc = run_privacy_commands(prv)) return *rc;
+  if (auto rc = run_app_commands(apps)) return *rc;
   if (*serve) return run_serve(so);
   if (*replay) return run_replay(ro);
   if (*migrate) return run_migrate(mo);
