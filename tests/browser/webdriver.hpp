@@ -1,7 +1,8 @@
 #pragma once
 // A minimal W3C WebDriver client for the browser tests: Debian's chromedriver (started on port 0
 // as a child process) driving Debian's chromium headless. Only what the tests use: a session
-// with a mobile viewport, navigation, keyboard actions, scripts, accessible names, screenshots.
+// with a mobile viewport, navigation, keyboard actions, scripts, accessible names, frames,
+// screenshots.
 // Every call is bounded; the session is deleted (chromium quits) and chromedriver killed by the
 // destructor, so a failed REQUIRE leaves no browser behind.
 #include <filesystem>
@@ -143,6 +144,12 @@ class webdriver {
     }
     press(seq);
   }
+
+  // Into an <iframe> element (later calls act on its document), and back to the top page.
+  void switch_to_frame(const std::string& element) {
+    session_call("POST", "/frame", {{"id", {{"element-6066-11e4-a52e-4f735466cecf", element}}}});
+  }
+  void switch_to_top() { session_call("POST", "/frame", {{"id", nullptr}}); }
 
   // A PNG of the viewport, written to `file`.
   void screenshot(const fs::path& file) {

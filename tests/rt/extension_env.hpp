@@ -9,6 +9,9 @@
 //           deferred actions through REST2 (survey invitation, KB article, the answer's CSAT
 //           field, note and reopen), with short timers: the survey 3 s after resolve, retries
 //           from 200 ms to 2 s
+//   sidebar native door plus `closeloop serve` on a port chosen before RT starts, so that the
+//           extension's sidebar_url points at it (the agent sidebar on RT's ticket page,
+//           test_sidebar.cpp); an RT user `agent` (privileged, global ticket rights)
 //   crash   bridge door (RT's scrips POST to serve) with serve on a fixed port, so that it can be
 //           SIGKILLed and started again on the same port and store (test_crash.cpp); the loop's
 //           short timers (survey 2 s after resolve), leases of 10 s, RT logging at info (each
@@ -77,6 +80,10 @@ inline constexpr const char* escalation_owner = "root";
 inline constexpr const char* escalation_queue = "Escalations";
 // Mode crash: the survey is due this long after resolve.
 inline constexpr int crash_survey_delay_s = 2;
+// Mode sidebar: the tenant's sidebar.secret = the extension's sidebar_secret; the RT agent.
+inline constexpr const char* sidebar_secret = "rt sidebar secret of the rt tests";
+inline constexpr const char* agent_user = "agent";
+inline constexpr const char* agent_password = "agent password 1";
 
 
 inline std::string read_text(const fs::path& p) {
@@ -227,7 +234,7 @@ inline json closeloop_config(const environment& e, int rt_port) {
     worker.update({{"backoff_base_ms", 200}, {"backoff_max_ms", 2000}, {"max_attempts", 100}, {"breaker_failures", 0},
                    {"lease_ms", 10000}, {"http_timeout_ms", 8000}});
   }
-  return {{"log_level", "info"},
+  json doc = {{"log_level", "info"},
           {"server", {{"listen", "127.0.0.1"}, {"port", 0}, {"threads", 2}}},
           {"store", {{"path", e.store.string()}}},
           {"worker", worker},
@@ -242,6 +249,16 @@ inline json closeloop_config(const environment& e, int rt_port) {
                                      {{"billing", {"invoice", "refund", "charged", "payment", "退款", "發票"}},
                                       {"outage", {"down", "outage", "error 500"}},
                                       {"account", {"password", "login"}}}}}})}};
+  if (e.mode == "sidebar") doc["tenants"][0]["sidebar"] = {{"secret", sidebar_secret}};
+  return doc;
+}
+
+// Mode sidebar: the RT user an agent logs in as (start-rt --initialdata).
+inline std::string agent_initialdata() {
+  return std::string("@Users = ({ Name => '") + agent_user + "', Password => '" + agent_password +
+         "', EmailAddress => 'agent@example.com', RealName => 'Agent Ann', Privileged => 1 });\n"
+         "@ACL = (map { +{ UserId => '" + agent_user + "', Right => $_ } }\n"
+         "        qw(SeeQueue ShowTicket ShowTicketComments ModifyTicket ReplyToTicket CommentOnTicket SeeCustomField));\n1;\n";
 }
 
 // Spawns `closeloop serve` on `port` (0: any free port) and waits for its port file.
@@ -290,7 +307,10 @@ inline std::string extension_config(const environment& e) {
   pl << "Plugin('RT::Extension::CloseLoop');\n";
   if (e.door() == "native") {
     pl << "Set($CloseLoopConfig, { mode => 'native', library => '" << closeloop_library << "', config_file => '"
-       << e.config.string() << "', tenant => '" << tenant << "', host => '" << host << "', timeout => 5 });\n";
+       << e.config.string() << "', tenant => '" << tenant << "', host => '" << host << "', timeout => 5";
+    if (e.mode == "sidebar")
+      pl << ", sidebar_url => 'http://127.0.0.1:" << e.serve_port << "', sidebar_secret => '" << sidebar_secret << "'";
+    pl << " });\n";
   } else {
     pl << "Set($CloseLoopConfig, { mode => 'bridge', bridge_url => 'http://127.0.0.1:" << e.serve_port << "/webhooks/"
        << tenant << "/" << host << "', bridge_secret => '" << bridge_secret << "', tenant => '" << tenant
@@ -347,12 +367,17 @@ inline const environment& setup(const std::string& mode) {
     // crash: serve's port is chosen here and kept across its restarts (the scrips' bridge_url);
     // serve starts below, once RT's port is final.
     if (mode == "bridge" && e.serve_pid < 0) start_serve(e);
-    if (mode == "crash" && e.serve_port == 0) e.serve_port = free_port();
+    if ((mode == "crash" || mode == "sidebar") && e.serve_port == 0) e.serve_port = free_port();
     write_text(e.dir / "extension.pl", extension_config(e));
+    std::string extra;
+    if (mode == "sidebar") {
+      write_text(e.dir / "agent.initialdata", agent_initialdata());
+      extra = " --initialdata " + shell_quote((e.dir / "agent.initialdata").string());
+    }
     const fs::path rt_dir = e.dir / ("rt" + std::to_string(attempt));
     std::tie(status, output) =
         run(shell_quote(source_dir + "/tests/rt/start-rt") + " --port " + std::to_string(rt_port) + " --extension " +
-            shell_quote((e.dir / "extension.pl").string()) + " " + shell_quote(rt_dir.string()));
+            shell_quote((e.dir / "extension.pl").string()) + extra + " " + shell_quote(rt_dir.string()));
     if (status == 0) {
       e.rt_dir = rt_dir.string();
       break;
@@ -365,7 +390,7 @@ inline const environment& setup(const std::string& mode) {
     FAIL("tests/rt/start-rt --extension failed (exit " << status << ") after " << secs << " s:\n" << output);
   read_rt_env(e, output);
   if (mode == "loop") start_serve(e);
-  if (mode == "crash") start_serve(e, e.serve_port);
+  if (mode == "crash" || mode == "sidebar") start_serve(e, e.serve_port);
   std::fprintf(stderr, "closeloop_rt_extension_tests: RT %s (%s) started in %.1f s (dir %s)\n", e.rt_url.c_str(),
                mode.c_str(), secs, e.dir.c_str());
   e.ready = true;
