@@ -39,6 +39,60 @@ TEST_CASE("a redelivered webhook-id is answered 200 and stored once", "[integrat
   CHECK(db.scalar("SELECT count(*) FROM outbox") == outbox_rows);  // no action doubled
 }
 
+TEST_CASE("a redelivery to the in-request door answers the immediate actions again, nothing decided twice",
+          "[integration][ingress]") {
+  // ?apply=host: the caller (RT's bridge scrip) applies the immediate actions itself. When its
+  // first answer was lost after our commit, its retry must get them again, or they never arrive.
+  temp_dir dir("redeliver-host");
+  server_process srv(dir, make_config({}));
+  srv.start();
+  const std::string url = srv.webhook_url() + "?apply=host";
+  const std::string body = event_json("ticket.created", "rh-1").dump();
+  auto first = http_post(url, sign_headers("redeliver-host-1", body), body);
+  REQUIRE(first);
+  INFO(first->body);
+  REQUIRE(first->status == 202);
+  const json one = parse_body(*first);
+  REQUIRE(one["actions"].is_array());
+  std::vector<std::string> immediate;
+  for (const auto& a : one["actions"])
+    if (a.value("immediate", false)) immediate.push_back(a.at("idempotency_key").get<std::string>());
+  REQUIRE(immediate.size() >= 2);  // priority, fields, note
+  db_view db(srv.db_path());
+  const std::int64_t rows = db.scalar("SELECT count(*) FROM outbox");
+  CHECK(db.scalar("SELECT count(*) FROM outbox WHERE status = 'applied'") == static_cast<std::int64_t>(immediate.size()));
+
+  std::this_thread::sleep_for(1100ms);  // a new timestamp and signature, the same event
+  auto second = http_post(url, sign_headers("redeliver-host-1", body), body);
+  REQUIRE(second);
+  INFO(second->body);
+  CHECK(second->status == 200);
+  const json two = parse_body(*second);
+  CHECK(two.value("duplicate", false));
+  REQUIRE(two["actions"].is_array());
+  std::vector<std::string> again;
+  for (const auto& a : two["actions"]) {
+    CHECK(a.value("immediate", false));  // only what the host applies; the worker's work stays with it
+    again.push_back(a.at("idempotency_key").get<std::string>());
+  }
+  CHECK(again == immediate);
+  CHECK(two["actions"] == [&] {
+    json only = json::array();
+    for (const auto& a : one["actions"])
+      if (a.value("immediate", false)) only.push_back(a);
+    return only;
+  }());
+  CHECK(db.scalar("SELECT count(*) FROM outbox") == rows);  // nothing decided or stored twice
+  CHECK(db.events() == 1);
+
+  // Without ?apply=host a redelivery still answers no actions (the worker delivers them).
+  std::this_thread::sleep_for(1100ms);
+  auto plain = post_signed(srv, "redeliver-host-1", body);
+  REQUIRE(plain);
+  CHECK(plain->status == 200);
+  CHECK(parse_body(*plain)["events"][0]["actions"].empty());
+}
+
 namespace {
 
 // /healthz on a new connection answers 200.

@@ -31,7 +31,9 @@ struct ingest_options {
 struct ingest_result {
   bool duplicate = false;       // (tenant, host, host_event_id) was already stored
   std::int64_t event_seq = 0;   // row id of the stored event
-  std::vector<action> actions;  // actions decided (empty for a duplicate)
+  // Actions decided; for a duplicate none, except with immediate_applied_by_host: the immediate
+  // actions recorded for the host then, again (its first answer may not have reached it).
+  std::vector<action> actions;
   std::vector<std::string> log;
 };
 

@@ -162,6 +162,28 @@ result<ingest_result> store::impl::do_ingest(statement_cache& sc, const event& e
       q->bind(3, ev.host_event_id);
       if (q->executeStep()) res.event_seq = q->getColumn(0).getInt64();
       res.duplicate = true;
+      if (o.immediate_applied_by_host && res.event_seq > 0) {
+        // The in-request door asks again for an event we committed: its first answer may never
+        // have reached the host (closeloop died, or the connection broke, after the commit), so
+        // the immediate actions the host was to apply come back again. Applying them is
+        // idempotent on the host's side (fields, priority; notes carry their idempotency key).
+        // Through the ticket's index (outbox_ticket): the ticket's rows are few.
+        auto a = sc.get(
+            "SELECT id, body FROM outbox WHERE tenant = ? AND host = ? AND ticket_id = ? AND event_seq = ?"
+            " AND status = 'applied' ORDER BY id");
+        a->bind(1, ev.tenant);
+        a->bind(2, ev.host);
+        a->bind(3, ev.ticket_id);
+        a->bind(4, res.event_seq);
+        while (a->executeStep()) {
+          auto act = action_from_json(json::parse(a->getColumn(1).getString()));
+          if (!act) {
+            return make_error(errc::storage, "store: outbox row " + std::to_string(a->getColumn(0).getInt64()) +
+                                                 " unreadable: " + act.err().message);
+          }
+          res.actions.push_back(std::move(*act));
+        }
+      }
       return res;
     }
     res.event_seq = sc.db().getLastInsertRowid();
