@@ -137,105 +137,115 @@ int worker::fire_timers() {
 
 int worker::run_actions() {
   const auto& wc = svc_.cfg().worker;
-  auto now = svc_.clk().now();
-  auto claimed = svc_.db().claim_due(now, wc.batch, wc.lease);
+  auto claimed = svc_.db().claim_due(svc_.clk().now(), wc.batch, wc.lease);
   if (!claimed) {
     spdlog::error("cannot claim outbox actions: {}", claimed.err().message);
     return 0;
   }
-  for (const auto& item : *claimed) {
-    action a = item.act;
-    adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
-    std::string vendor = ad ? std::string(ad->vendor()) : "none";
-    if (a.type == action_type::send_survey) {
-      // Consent is checked again at send time: the customer may have opted out while it waited.
-      auto withdrawn = survey::withdrawn_by_consent(svc_, a, item.id);
-      if (!withdrawn) {
-        (void)svc_.db().mark_retry(item.id, now + wc.backoff_base, withdrawn.err().message);
-        spdlog::warn("survey consent not checked tenant={} ticket={}: {}", a.tenant, a.ticket_id,
-                     withdrawn.err().message);
-        continue;
-      }
-      if (*withdrawn) {
-        if (auto c = svc_.db().mark_cancelled(item.id, **withdrawn); !c)
-          spdlog::error("cannot cancel action {}: {}", item.id, c.err().message);
-        spdlog::info("action cancelled tenant={} host={} ticket={} action=send_survey: {}", a.tenant, a.host,
-                     a.ticket_id, **withdrawn);
-        svc_.stats().inc("closeloop_actions_executed_total", "vendor=\"" + vendor + "\",outcome=\"cancelled\"");
-        continue;
-      }
-    }
-    // The circuit the attempt is judged under: the host's, or the webhook receiver's own.
-    const bool webhook = outbound::handles(a);
-    const std::string circuit = webhook ? outbound::circuit_of(a) : a.host;
-    if (ad) {
-      const auto adm = breakers_.admit(a.tenant, circuit, now);
-      if (!adm.go) {  // the circuit is open: not attempted, not charged an attempt
-        if (auto d = svc_.db().mark_deferred(item.id, adm.retry_at); !d)
-          spdlog::error("cannot defer action {}: {}", item.id, d.err().message);
-        svc_.stats().inc("closeloop_actions_deferred_total",
-                         "tenant=\"" + label_value(a.tenant) + "\",host=\"" + label_value(circuit) + "\"");
-        continue;
-      }
-      if (adm.probe) {
-        for (const auto& c : breakers_.snapshot())
-          if (c.tenant == a.tenant && c.host == circuit) publish(c);
-      }
-    }
-    bool to_host = false;  // the outcome is the host's (or the webhook receiver's) answer
-    adapters::action_outcome out;
-    if (!ad) {
-      out = adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
-    } else if (auto ready = a.type == action_type::send_survey ? survey::prepare_invitation(svc_, a) : result<void>{};
-               !ready) {
-      out = adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
-    } else if (webhook) {
-      out = outbound::execute(svc_, a);  // the tenant's own webhook, not the host
-      to_host = true;                    // judged under the webhook's circuit
-    } else if (kb::handles(a)) {
-      out = kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
-      to_host = true;
-    } else {
-      out = ad->execute(a);
-      to_host = true;
-    }
-    const char* outcome_label = "done";
-    now = svc_.clk().now();
-    if (ad) {
-      if (auto changed = breakers_.record(a.tenant, circuit, to_host ? judge(out) : host_verdict::no_signal,
-                                          out.message, now))
-        publish(*changed);
-    }
-    if (out.k == adapters::action_outcome::kind::done) {
-      (void)svc_.db().mark_done(item.id, now);
-      audit_events::host_write(svc_, item, out);
-      spdlog::info("action done tenant={} host={} ticket={} event={} action={} attempt={}", a.tenant, a.host,
-                   a.ticket_id, a.caused_by, to_string(a.type), item.attempts);
-    } else if (out.k == adapters::action_outcome::kind::retry && item.attempts < wc.max_attempts) {
-      std::chrono::milliseconds delay;
-      {
-        std::lock_guard lk(rng_mu_);
-        delay = adapters::backoff_delay(item.attempts, wc.backoff_base, wc.backoff_max, rng_);
-      }
-      if (out.retry_after && *out.retry_after > delay) delay = *out.retry_after;
-      (void)svc_.db().mark_retry(item.id, now + delay, out.message);
-      outcome_label = "retry";
-      spdlog::warn("action retry tenant={} host={} ticket={} event={} action={} attempt={} in={}ms: {}", a.tenant,
-                   a.host, a.ticket_id, a.caused_by, to_string(a.type), item.attempts, delay.count(), out.message);
-    } else {
-      std::string why = out.k == adapters::action_outcome::kind::retry
-                            ? "gave up after " + std::to_string(item.attempts) + " attempts: " + out.message
-                            : out.message;
-      (void)svc_.db().mark_failed(item.id, why);
-      audit_events::host_write(svc_, item, out);
-      outcome_label = "failed";
-      spdlog::error("action failed tenant={} host={} ticket={} event={} action={}: {}", a.tenant, a.host, a.ticket_id,
-                    a.caused_by, to_string(a.type), why);
-    }
-    svc_.stats().inc("closeloop_actions_executed_total",
-                     "vendor=\"" + vendor + "\",outcome=\"" + outcome_label + "\"");
-  }
+  for (const auto& item : *claimed) run_action(item);
   return static_cast<int>(claimed->size());
+}
+
+void worker::run_action(const outbox_item& item) {
+  action a = item.act;  // the invitation's text is written into it before sending
+  adapters::adapter* ad = svc_.adapter_for(a.tenant, a.host);
+  const std::string vendor = ad ? std::string(ad->vendor()) : "none";
+  timestamp now = svc_.clk().now();
+  if (a.type == action_type::send_survey && !consent_allows(item, vendor, now)) return;
+  // The circuit the attempt is judged under: the host's, or the webhook receiver's own.
+  const bool webhook = outbound::handles(a);
+  const std::string circuit = webhook ? outbound::circuit_of(a) : a.host;
+  if (ad && !circuit_admits(item, circuit, now)) return;
+  bool to_host = false;
+  const adapters::action_outcome out = execute(a, ad, webhook, to_host);
+  now = svc_.clk().now();
+  if (ad) {
+    if (auto changed = breakers_.record(a.tenant, circuit, to_host ? judge(out) : host_verdict::no_signal,
+                                        out.message, now))
+      publish(*changed);
+  }
+  const char* outcome_label = settle(item, out, now);
+  svc_.stats().inc("closeloop_actions_executed_total", "vendor=\"" + vendor + "\",outcome=\"" + outcome_label + "\"");
+}
+
+bool worker::consent_allows(const outbox_item& item, const std::string& vendor, timestamp now) {
+  // Consent is checked again at send time: the customer may have opted out while it waited.
+  const action& a = item.act;
+  auto withdrawn = survey::withdrawn_by_consent(svc_, a, item.id);
+  if (!withdrawn) {
+    (void)svc_.db().mark_retry(item.id, now + svc_.cfg().worker.backoff_base, withdrawn.err().message);
+    spdlog::warn("survey consent not checked tenant={} ticket={}: {}", a.tenant, a.ticket_id, withdrawn.err().message);
+    return false;
+  }
+  if (!*withdrawn) return true;
+  if (auto c = svc_.db().mark_cancelled(item.id, **withdrawn); !c)
+    spdlog::error("cannot cancel action {}: {}", item.id, c.err().message);
+  spdlog::info("action cancelled tenant={} host={} ticket={} action=send_survey: {}", a.tenant, a.host, a.ticket_id,
+               **withdrawn);
+  svc_.stats().inc("closeloop_actions_executed_total", "vendor=\"" + vendor + "\",outcome=\"cancelled\"");
+  return false;
+}
+
+bool worker::circuit_admits(const outbox_item& item, const std::string& circuit, timestamp now) {
+  const action& a = item.act;
+  const auto adm = breakers_.admit(a.tenant, circuit, now);
+  if (!adm.go) {  // the circuit is open: not attempted, not charged an attempt
+    if (auto d = svc_.db().mark_deferred(item.id, adm.retry_at); !d)
+      spdlog::error("cannot defer action {}: {}", item.id, d.err().message);
+    svc_.stats().inc("closeloop_actions_deferred_total",
+                     "tenant=\"" + label_value(a.tenant) + "\",host=\"" + label_value(circuit) + "\"");
+    return false;
+  }
+  if (adm.probe) {
+    for (const auto& c : breakers_.snapshot())
+      if (c.tenant == a.tenant && c.host == circuit) publish(c);
+  }
+  return true;
+}
+
+adapters::action_outcome worker::execute(action& a, adapters::adapter* ad, bool webhook, bool& to_host) {
+  to_host = false;
+  if (!ad) return adapters::action_outcome::failed("no host \"" + a.host + "\" configured for tenant \"" + a.tenant + "\"");
+  if (a.type == action_type::send_survey) {
+    if (auto ready = survey::prepare_invitation(svc_, a); !ready)
+      return adapters::action_outcome::failed(ready.err().message);  // the invitation cannot be written
+  }
+  to_host = true;
+  if (webhook) return outbound::execute(svc_, a);  // the tenant's own webhook, judged under its circuit
+  if (kb::handles(a)) return kb::execute(svc_, *ad, a);  // dedupe / suggest against closeloop's KB index first
+  return ad->execute(a);
+}
+
+const char* worker::settle(const outbox_item& item, const adapters::action_outcome& out, timestamp now) {
+  const auto& wc = svc_.cfg().worker;
+  const action& a = item.act;
+  if (out.k == adapters::action_outcome::kind::done) {
+    (void)svc_.db().mark_done(item.id, now);
+    audit_events::host_write(svc_, item, out);
+    spdlog::info("action done tenant={} host={} ticket={} event={} action={} attempt={}", a.tenant, a.host,
+                 a.ticket_id, a.caused_by, to_string(a.type), item.attempts);
+    return "done";
+  }
+  if (out.k == adapters::action_outcome::kind::retry && item.attempts < wc.max_attempts) {
+    std::chrono::milliseconds delay;
+    {
+      std::lock_guard lk(rng_mu_);
+      delay = adapters::backoff_delay(item.attempts, wc.backoff_base, wc.backoff_max, rng_);
+    }
+    if (out.retry_after && *out.retry_after > delay) delay = *out.retry_after;
+    (void)svc_.db().mark_retry(item.id, now + delay, out.message);
+    spdlog::warn("action retry tenant={} host={} ticket={} event={} action={} attempt={} in={}ms: {}", a.tenant,
+                 a.host, a.ticket_id, a.caused_by, to_string(a.type), item.attempts, delay.count(), out.message);
+    return "retry";
+  }
+  std::string why = out.k == adapters::action_outcome::kind::retry
+                        ? "gave up after " + std::to_string(item.attempts) + " attempts: " + out.message
+                        : out.message;
+  (void)svc_.db().mark_failed(item.id, why);
+  audit_events::host_write(svc_, item, out);
+  spdlog::error("action failed tenant={} host={} ticket={} event={} action={}: {}", a.tenant, a.host, a.ticket_id,
+                a.caused_by, to_string(a.type), why);
+  return "failed";
 }
 
 }  // namespace closeloop::server

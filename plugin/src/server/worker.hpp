@@ -31,6 +31,16 @@ class worker {
  private:
   int fire_timers();
   int run_actions();
+  // The steps of one claimed action, in order (run_action). Each returns false when the action
+  // is settled for this pass (cancelled, deferred, or left for a retry) and nothing else is done.
+  void run_action(const outbox_item& item);
+  bool consent_allows(const outbox_item& item, const std::string& vendor, timestamp now);
+  bool circuit_admits(const outbox_item& item, const std::string& circuit, timestamp now);
+  // Calls the host (or the tenant's webhook receiver, or the KB path); `to_host`: the outcome is
+  // the peer's answer, so it counts for the circuit.
+  adapters::action_outcome execute(action& a, adapters::adapter* ad, bool webhook, bool& to_host);
+  // Records the outcome (done / retry with backoff / failed) and returns its metrics label.
+  const char* settle(const outbox_item& item, const adapters::action_outcome& out, timestamp now);
   void loop();
   void publish(const circuit_info& c);  // metrics, log, store
 
