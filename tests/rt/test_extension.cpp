@@ -251,6 +251,41 @@ TEST_CASE("RT extension bridge: an urgent billing ticket gets priority, fields a
                   id) == strings{"0"});
 }
 
+TEST_CASE("RT extension bridge: a transaction asked about again (its first answer lost) gets its changes, not a second note",
+          "[rt][extension][bridge]") {
+  const auto& e = setup("bridge");
+  const std::string id = create_ticket("Charged twice, answer lost (bridge)", urgent_billing);
+  const std::string prio = rest("GET", "/ticket/" + id).at("Priority").get<std::string>();
+  REQUIRE(std::stoi(prio) > 0);
+  // As if RT never got serve's first answer (serve died, or the connection broke, after its
+  // commit): the priority it carried is not on the ticket.
+  const json lower = {{"Priority", 0}};
+  rest("PUT", "/ticket/" + id, &lower);
+  REQUIRE(rest("GET", "/ticket/" + id).at("Priority") == "0");
+
+  // The scrip's call for the ticket's Create transaction again, in a process of its own with
+  // this RT's site config (what RT does when the first POST failed).
+  const auto [status, output] = run(
+      "RT_SITE_CONFIG=" + shell_quote(e.rt_dir + "/RT_SiteConfig.pm") +
+      " RT_SITE_CONFIG_DIR=" + shell_quote(e.rt_dir + "/empty") + " perl -I/usr/share/request-tracker5/lib -e " +
+      shell_quote("use strict; use warnings; use RT; RT::LoadConfig(); RT::Init();"
+                  " my $t = RT::Ticket->new(RT->SystemUser); $t->Load(" + id + ") or die qq{no ticket\n};"
+                  " my $txns = $t->Transactions; $txns->Limit(FIELD => 'Type', VALUE => 'Create');"
+                  " my $txn = $txns->First or die qq{no Create transaction\n};"
+                  " my $n = RT::Extension::CloseLoop->HandleTransaction($t, $txn);"
+                  " print defined $n ? qq{applied $n\n} : qq{failed\n};") +
+      " 2>&1");
+  INFO(output << "\nserve.err:\n" << serve_log());
+  REQUIRE(status == 0);
+  CHECK_THAT(output, Catch::Contains("applied "));
+  CHECK(rest("GET", "/ticket/" + id).at("Priority") == prio);  // the lost change arrived
+  std::size_t notes = 0;
+  for (const auto& m : messages(id)) notes += m.type == "Comment";
+  CHECK(notes == 1);  // the note was there already: not added twice
+  store_view db;
+  CHECK(db.column("SELECT count(*) FROM events WHERE ticket_id = ? AND type = 'ticket.created'", id) == strings{"1"});
+}
+
 TEST_CASE("RT extension bridge: resolve schedules the survey, resolve then reopen cancels it",
           "[rt][extension][bridge]") {
   check_survey("bridge");

@@ -557,7 +557,11 @@ sub HandleTransaction {
             return undef;
         }
         my $actions = ref $result->{actions} eq 'ARRAY' ? $result->{actions} : [];
-        my $n = $class->ApplyActions( $ticket, $actions );
+        # A duplicate answer repeats the immediate actions of a transaction closeloop already
+        # stored: its first answer never arrived here (serve died or the connection broke after
+        # its commit). Fields and priority are set idempotently; notes are skipped when one with
+        # the same key is already on the ticket.
+        my $n = $class->ApplyActions( $ticket, $actions, { redelivered => $result->{duplicate} ? 1 : 0 } );
         RT->Logger->info( sprintf 'closeloop: ticket #%d transaction #%d (%s): %s%d action(s): %s; %d change(s) applied',
             $ticket->Id, $txn->Id, $txn->Type, ( $result->{duplicate} ? 'duplicate, ' : '' ), scalar @$actions,
             join( ', ', map { ( $_->{type} // '?' ) . ( $_->{immediate} ? '' : ' (deferred)' ) } grep { ref $_ eq 'HASH' } @$actions ) || 'none',
@@ -571,19 +575,21 @@ sub HandleTransaction {
     return $applied;
 }
 
-=head2 ApplyActions $ticket, \@actions
+=head2 ApplyActions $ticket, \@actions [, { redelivered => 1 }]
 
 Applies the actions marked C<immediate> through their C<host> object (already in RT's terms):
 C<Priority>, C<CustomFields> (an array is the complete set of a multi-value field), C<Comment>
 (the action's idempotency key goes into the transaction CF C<closeloop key> when it exists) and
 C<Queue> (last, so that fields are written while the ticket is still in the queue they apply
 to). Each failure is logged with RT's message and the others are still applied. Returns the
-number of successful changes.
+number of successful changes. C<redelivered>: closeloop answered a transaction it had already
+stored with its actions again; a comment whose key is already on the ticket is not added twice.
 
 =cut
 
 sub ApplyActions {
-    my ( $class, $ticket, $actions ) = @_;
+    my ( $class, $ticket, $actions, $opts ) = @_;
+    my $redelivered = ref $opts eq 'HASH' && $opts->{redelivered};
     local $Applying = 1;
     my $done = 0;
     my @later;
@@ -607,7 +613,7 @@ sub ApplyActions {
                 $done += _apply_custom_fields( $ticket, $what, $value );
             }
             elsif ( $key eq 'Comment' ) {
-                $done += _apply_comment( $ticket, $what, $value, $action->{idempotency_key} );
+                $done += _apply_comment( $ticket, $what, $value, $action->{idempotency_key}, $redelivered );
             }
             else {
                 RT->Logger->warning("closeloop: ticket #$tid: $what: unknown RT change \"$key\"; skipped");
@@ -703,14 +709,30 @@ sub _apply_custom_fields {
     return $done;
 }
 
+# Whether one of the ticket's comments carries closeloop's idempotency key (transaction CF).
+sub _has_keyed_comment {
+    my ( $ticket, $key ) = @_;
+    my $txns = $ticket->Transactions;
+    $txns->Limit( FIELD => 'Type', VALUE => 'Comment' );
+    while ( my $txn = $txns->Next ) {
+        my $have = $txn->FirstCustomFieldValue($KeyField);
+        return 1 if defined $have && $have eq $key;
+    }
+    return 0;
+}
+
 sub _apply_comment {
-    my ( $ticket, $what, $text, $key ) = @_;
+    my ( $ticket, $what, $text, $key, $redelivered ) = @_;
     my $tid = $ticket->Id;
     my $ok = eval {
         $text = _scalar($text);
         unless ( defined $text && length $text ) {
             RT->Logger->error("closeloop: ticket #$tid: $what: empty Comment");
             return 0;
+        }
+        if ( $redelivered && defined $key && length $key && _has_keyed_comment( $ticket, $key ) ) {
+            RT->Logger->info("closeloop: ticket #$tid: $what: already on the ticket (key $key); not added again");
+            return 1;
         }
         my ( $txn_id, $msg, $txn ) = $ticket->Comment( Content => $text );
         unless ($txn_id) {
