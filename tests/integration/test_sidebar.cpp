@@ -272,6 +272,55 @@ TEST_CASE("sidebar: signed contexts, tokens, tenants, a correction recorded once
   }
 }
 
+TEST_CASE("sidebar: the ticket's service level — due times, overdue, met — in the agent's language",
+          "[integration][sidebar]") {
+  temp_dir dir("sidebar-sla");
+  test::loopback_server sink;
+  json cfg = two_tenant_config(sink.url("/actions"));
+  cfg["tenants"][0]["policy"]["sla"] = {{"first_reply_h", {{"normal", 1}, {"urgent", 1}, {"critical", 1}}},
+                                         {"resolution_h", {{"normal", 2}, {"urgent", 2}, {"critical", 2}}}};
+  server_process srv(dir, cfg);
+  srv.start();
+  const std::int64_t now = unix_now();
+  auto page = [&](const std::string& ticket, std::string_view lang) {
+    auto r = http_get(srv.base_url() + "/sidebar?ctx=" +
+                      url_encode(ctx_for("acme", "generic", ticket, sidebar_secret, now, now + 300, lang)));
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return r->body;
+  };
+
+  // Created three hours ago, nobody answered: both targets (1 h, 2 h) are past.
+  json old = event_for("ticket.created", "300", "ann@example.com", "How do I export my invoices?");
+  old["occurred_at"] = rfc3339(now - 3 * 3600);
+  post_event(srv, "sla-300", old);
+  std::string html = page("300", "en");
+  INFO(html);
+  CHECK_THAT(html, Catch::Contains("First reply due") && Catch::Contains("overdue by 2 h") &&
+                       Catch::Contains("Resolution due") && Catch::Contains("overdue by 1 h"));
+  CHECK_THAT(page("300", "zh-CN"), Catch::Contains("首次回复期限") && Catch::Contains("已逾期 2 小时"));
+  CHECK_THAT(page("300", "zh-TW"), Catch::Contains("解決期限") && Catch::Contains("已逾期 1 小時"));
+
+  // Created now: due later; a public agent reply within the hour meets the first target.
+  post_event(srv, "sla-301", event_for("ticket.created", "301", "bo@example.com", "How do I export my invoices?"));
+  html = page("301", "en");
+  CHECK_THAT(html, Catch::Contains("First reply due") && Catch::Contains("due in "));
+  CHECK_THAT(html, !Catch::Contains("overdue by"));
+  json reply = event_json("ticket.commented", "301", "Settings, Billing, Export: there you are.");
+  reply["author"] = {{"id", "agent-1"}, {"role", "agent"}};
+  post_event(srv, "sla-301-reply", reply);
+  html = page("301", "en");
+  CHECK_THAT(html, Catch::Contains("First reply due") && Catch::Contains(" · met"));
+
+  // A tenant without policy.sla shows no due times.
+  post_event(srv, "sla-b", event_for("ticket.created", "302", "cy@example.com", "password reset"), "beta");
+  auto beta = http_get(srv.base_url() + "/sidebar?ctx=" +
+                       url_encode(ctx_for("beta", "generic", "302", beta_secret, now, now + 300)));
+  REQUIRE(beta);
+  REQUIRE(beta->status == 200);
+  CHECK_THAT(beta->body, !Catch::Contains("First reply due"));
+}
+
 TEST_CASE("health: the API and a band change written to the host once", "[integration][health]") {
   temp_dir dir("health");
   test::loopback_server sink;

@@ -171,6 +171,11 @@ result<view> gather(services& svc, const target& tg) {
   v.sentiment = st->sentiment;
   v.language = st->language;
   v.priority = std::string(to_string(st->prio));
+  v.first_reply_due = st->sla_first_reply_due;
+  v.resolution_due = st->sla_resolution_due;
+  v.first_reply_at = st->first_reply_at;
+  if (st->status == "solved" || st->status == "closed") v.resolved_at = st->solved_at;
+  v.now = svc.clk().now();
   if (auto it = st->kb.find("category_confidence"); it != st->kb.end() && it->is_number()) v.confidence = it->get<double>();
   if (st->corrections.is_array())
     for (const auto& c : st->corrections)

@@ -42,6 +42,10 @@ struct view {
   std::string category, sentiment, language, priority, priority_label;
   std::optional<double> confidence;
   std::vector<std::string> priority_reasons;
+  // Service level (policy.sla): the due times and, once they happened, the first public reply and
+  // the resolution; `now` for "due in" / "overdue by".
+  std::optional<timestamp> first_reply_due, resolution_due, first_reply_at, resolved_at;
+  timestamp now{};
   std::vector<std::pair<std::string, std::string>> corrected;  // field -> value an agent set
   std::string customer;
   std::optional<health::assessment> health;

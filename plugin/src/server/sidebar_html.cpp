@@ -1,5 +1,7 @@
 // The agent sidebar's HTML (sidebar.hpp): texts in en / zh-CN / zh-TW, one narrow column for a
 // 320 px host sidebar, no JavaScript ("correct this" is a <details> with a plain form).
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -16,6 +18,8 @@ struct texts {
       *why, *corrected, *customer, *health, *score, *healthy, *at_risk, *churn_risk, *surveys, *no_answers,
       *this_ticket, *articles, *no_articles, *draft, *similarity, *correct_this, *save, *no_health, *reasons_en,
       *unknown, *not_classified, *correction_error;
+  // Service level: the two due times, their states, and duration units.
+  const char *first_reply_due, *resolution_due, *met, *missed_by, *overdue_by, *due_in, *u_day, *u_hour, *u_min;
   std::map<std::string, std::string, std::less<>> values;  // category/sentiment/priority values
   std::map<std::string, std::string, std::less<>> reason_labels;  // health reason codes
 };
@@ -27,6 +31,7 @@ const texts& texts_for(std::string_view lang) {
       "Churn risk", "Survey history", "No survey answers yet.", "this ticket", "Suggested articles",
       "No article matches this ticket yet.", "draft", "match", "Correct this", "Save correction",
       "No recent tickets of this customer.", "", "unknown", "not classified yet", "Not recorded",
+      "First reply due", "Resolution due", "met", "missed by", "overdue by", "due in", "d", "h", "min",
       {},
       {}};
   static const texts zh_cn{
@@ -34,6 +39,7 @@ const texts& texts_for(std::string_view lang) {
       "已由客服纠正为", "客户", "健康度", "分数", "健康", "有风险", "流失风险", "满意度调查记录",
       "暂无调查回复。", "本工单", "建议文章", "暂无与此工单匹配的文章。", "草稿", "相似度", "纠正",
       "保存纠正", "该客户近期没有工单。", "详情（英文）", "未知", "尚未分类", "未记录",
+      "首次回复期限", "解决期限", "已达成", "超时", "已逾期", "剩余", "天", "小时", "分钟",
       {{"positive", "积极"}, {"neutral", "中性"}, {"negative", "消极"},
        {"normal", "一般"}, {"urgent", "紧急"}, {"critical", "重大"}, {"other", "其他"}},
       {{"negative_answers", "差评"}, {"positive_answers", "好评"}, {"negative_sentiment", "负面情绪的工单"},
@@ -45,6 +51,7 @@ const texts& texts_for(std::string_view lang) {
       "已由客服更正為", "客戶", "健康度", "分數", "健康", "有風險", "流失風險", "滿意度調查紀錄",
       "尚無調查回覆。", "本工單", "建議文章", "尚無與此工單相符的文章。", "草稿", "相似度", "更正",
       "儲存更正", "此客戶近期沒有工單。", "詳細（英文）", "未知", "尚未分類", "未記錄",
+      "首次回覆期限", "解決期限", "已達成", "逾時", "已逾期", "剩餘", "天", "小時", "分鐘",
       {{"positive", "正面"}, {"neutral", "中性"}, {"negative", "負面"},
        {"normal", "一般"}, {"urgent", "緊急"}, {"critical", "重大"}, {"other", "其他"}},
       {{"negative_answers", "負評"}, {"positive_answers", "好評"}, {"negative_sentiment", "負面情緒的工單"},
@@ -132,6 +139,28 @@ std::string corrected_value(const view& v, std::string_view field) {
   return out;
 }
 
+// "2 d 3 h", "3 h 20 min", "45 min" (at least 1 min).
+std::string span_text(const texts& t, std::chrono::milliseconds d) {
+  const auto mins = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::minutes>(d).count());
+  const std::int64_t days = mins / (24 * 60), hours = mins / 60 % 24, rest = mins % 60;
+  auto part = [](std::int64_t n, const char* unit) { return std::to_string(n) + " " + unit; };
+  if (days) return part(days, t.u_day) + (hours ? " " + part(hours, t.u_hour) : "");
+  if (hours) return part(hours, t.u_hour) + (rest ? " " + part(rest, t.u_min) : "");
+  return part(rest, t.u_min);
+}
+
+// One due time: when, and met / missed by / overdue by / due in.
+void due_row(std::string& o, const texts& t, const char* label, timestamp due, const std::optional<timestamp>& done,
+             timestamp now) {
+  const std::string when = format_rfc3339(due);  // 2026-11-20T10:00:00.000Z
+  o += "<dt>" + esc(label) + "</dt><dd>" + esc(when.substr(0, 10) + " " + when.substr(11, 5) + " UTC") + " · ";
+  if (done && *done <= due) o += esc(t.met);
+  else if (done) o += "<span class=\"neg\">" + esc(std::string(t.missed_by) + " " + span_text(t, *done - due)) + "</span>";
+  else if (now > due) o += "<span class=\"neg\">" + esc(std::string(t.overdue_by) + " " + span_text(t, now - due)) + "</span>";
+  else o += esc(std::string(t.due_in) + " " + span_text(t, due - now));
+  o += "</dd>";
+}
+
 void classification(std::string& o, const texts& t, const view& v) {
   o += "<section aria-labelledby=\"h-class\"><h2 id=\"h-class\">" + esc(t.classification) + "</h2><dl>";
   auto row = [&](std::string_view field, const std::string& label, const std::string& value) {
@@ -146,6 +175,8 @@ void classification(std::string& o, const texts& t, const view& v) {
   row("sentiment", t.sentiment, esc(value_text(t, v.sentiment)));
   o += "<dt>" + esc(t.language) + "</dt><dd>" + esc(v.language.empty() ? t.unknown : v.language) + "</dd>";
   row("priority", t.priority, esc(value_text(t, v.priority)));
+  if (v.first_reply_due) due_row(o, t, t.first_reply_due, *v.first_reply_due, v.first_reply_at, v.now);
+  if (v.resolution_due) due_row(o, t, t.resolution_due, *v.resolution_due, v.resolved_at, v.now);
   o += "</dl>";
   if (!v.priority_reasons.empty()) {
     o += "<h2 id=\"h-why\" class=\"sr\">" + esc(t.why) + "</h2><p class=\"muted\" style=\"margin:.3rem 0 0\">" +
