@@ -400,6 +400,20 @@ inline result<adapters::http::response> post_signed(const server_process& srv, s
   return http_post(srv.webhook_url(), sign_headers(id, body), body, timeout, client);
 }
 
+// The actions of one type and ticket that a host stand-in (test::loopback_server) received from
+// the worker, in order: each request body is an action, or {"action": …} around one.
+template <typename Server>
+std::vector<json> actions_received(const Server& sink, std::string_view type, std::string_view ticket) {
+  std::vector<json> out;
+  for (const auto& r : sink.requests()) {
+    json j = json::parse(r.body, nullptr, false);
+    if (!j.is_object()) continue;
+    const json& a = j.contains("action") ? j["action"] : j;
+    if (a.is_object() && a.value("type", "") == type && a.value("ticket_id", "") == ticket) out.push_back(a);
+  }
+  return out;
+}
+
 inline json parse_body(const adapters::http::response& r) {
   json j = json::parse(r.body, nullptr, false);
   return j.is_discarded() ? json(r.body) : j;

@@ -9,21 +9,6 @@
 using namespace closeloop;
 using namespace closeloop::itest;
 
-namespace {
-
-std::vector<json> delivered(const test::loopback_server& sink, std::string_view type, std::string_view ticket) {
-  std::vector<json> out;
-  for (const auto& r : sink.requests()) {
-    json j = json::parse(r.body, nullptr, false);
-    if (j.is_discarded()) continue;
-    const json& a = j.contains("action") ? j["action"] : j;
-    if (a.value("type", "") == type && a.value("ticket_id", "") == ticket) out.push_back(a);
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("priority and SLA through closeloop serve: tier minimum, due times written, moved earlier on a raise",
           "[integration][priority]") {
   temp_dir dir("priority-sla");
@@ -44,21 +29,21 @@ TEST_CASE("priority and SLA through closeloop serve: tier minimum, due times wri
   INFO((r ? r->body : r.err().message) << "\nserver: " << srv.stderr_text());
   REQUIRE(r);
   REQUIRE(r->status == 202);
-  REQUIRE(eventually([&] { return !delivered(sink, "set_fields", "p1").empty(); }, 10s));
-  const json fields = delivered(sink, "set_fields", "p1").front()["params"]["fields"];
+  REQUIRE(eventually([&] { return !actions_received(sink, "set_fields", "p1").empty(); }, 10s));
+  const json fields = actions_received(sink, "set_fields", "p1").front()["params"]["fields"];
   CHECK(fields["sla_first_reply_due"] == "2026-11-20T11:00:00Z");  // the tenant's urgent target, 2 h
   CHECK(fields["sla_resolution_due"] == "2026-11-21T09:00:00Z");   // urgent's default, 24 h
   CHECK(fields["priority_reason"] == "customer tier enterprise (minimum urgent)");
-  REQUIRE(eventually([&] { return !delivered(sink, "set_priority", "p1").empty(); }, 10s));
-  CHECK(delivered(sink, "set_priority", "p1").front()["params"]["priority"] == "urgent");
+  REQUIRE(eventually([&] { return !actions_received(sink, "set_priority", "p1").empty(); }, 10s));
+  CHECK(actions_received(sink, "set_priority", "p1").front()["params"]["priority"] == "urgent");
 
   json comment = event_json("ticket.commented", "p1", "Now it is a total outage for all users");
   comment["occurred_at"] = "2026-11-20T09:20:00Z";
   auto c = post_signed(srv, "p1-comment", comment.dump());
   REQUIRE(c);
   REQUIRE(c->status == 202);
-  REQUIRE(eventually([&] { return delivered(sink, "set_fields", "p1").size() == 2; }, 10s));
-  const json moved = delivered(sink, "set_fields", "p1").back()["params"]["fields"];
+  REQUIRE(eventually([&] { return actions_received(sink, "set_fields", "p1").size() == 2; }, 10s));
+  const json moved = actions_received(sink, "set_fields", "p1").back()["params"]["fields"];
   CHECK(moved["sla_first_reply_due"] == "2026-11-20T10:00:00Z");  // critical: 1 h from creation
   CHECK(moved["sla_resolution_due"] == "2026-11-20T17:00:00Z");   // critical: 8 h
 }

@@ -100,15 +100,6 @@ void post_event(const server_process& srv, const std::string& id, const json& ev
   REQUIRE(r->status == 202);
 }
 
-std::vector<json> actions_of(const test::loopback_server& sink, std::string_view type, std::string_view ticket) {
-  std::vector<json> out;
-  for (const auto& r : sink.requests()) {
-    json a = json::parse(r.body, nullptr, false);
-    if (a.is_object() && a.value("type", "") == type && a.value("ticket_id", "") == ticket) out.push_back(a);
-  }
-  return out;
-}
-
 std::string make_token(const fs::path& db, const std::string& tenant, api_role role) {
   {
     auto s = store::open(store_options{db.string()});  // migrated before serve starts
@@ -338,15 +329,15 @@ TEST_CASE("health: the API and a band change written to the host once", "[integr
   CHECK(parse_body(*healthy)["band"] == "healthy");
   // Three reopens: 30 points, at risk.
   for (int i = 1; i <= 3; ++i) post_event(srv, "h-r" + std::to_string(i), event_for("ticket.reopened", "h1", "bo@example.com"));
-  REQUIRE(eventually([&] { return !actions_of(sink, "set_fields", "h1").empty() &&
-                                  actions_of(sink, "set_fields", "h1").back()["params"]["fields"].contains("customer_health"); },
+  REQUIRE(eventually([&] { return !actions_received(sink, "set_fields", "h1").empty() &&
+                                  actions_received(sink, "set_fields", "h1").back()["params"]["fields"].contains("customer_health"); },
                      10s));
   const auto writes = [&] {
     int n = 0;
-    for (const auto& a : actions_of(sink, "set_fields", "h1")) n += a["params"]["fields"].contains("customer_health");
+    for (const auto& a : actions_received(sink, "set_fields", "h1")) n += a["params"]["fields"].contains("customer_health");
     return n;
   };
-  const json w = actions_of(sink, "set_fields", "h1").back();
+  const json w = actions_received(sink, "set_fields", "h1").back();
   CHECK(w["params"]["fields"]["customer_health"] == "at_risk");
   CHECK(w["params"]["fields"]["tags"] == json::array({"health-at_risk"}));
   // Another event that leaves the band where it is writes nothing more.

@@ -14,17 +14,6 @@ using namespace closeloop::itest;
 
 namespace {
 
-std::vector<json> actions_of(const test::loopback_server& sink, std::string_view type, std::string_view ticket) {
-  std::vector<json> out;
-  for (const auto& r : sink.requests()) {
-    json j = json::parse(r.body, nullptr, false);
-    if (j.is_discarded()) continue;
-    const json& a = j.contains("action") ? j["action"] : j;
-    if (a.value("type", "") == type && a.value("ticket_id", "") == ticket) out.push_back(a);
-  }
-  return out;
-}
-
 void send(const server_process& srv, const std::string& id, const json& ev) {
   auto r = post_signed(srv, id, ev.dump());
   INFO("POST " << id << ": " << (r ? std::to_string(r->status) + " " + r->body : r.err().message) << "\nserver: "
@@ -43,7 +32,7 @@ json invitation_for(const server_process& srv, const test::loopback_server& sink
   json params;
   REQUIRE(eventually(
       [&] {
-        auto sent = actions_of(sink, "send_survey", ticket);
+        auto sent = actions_received(sink, "send_survey", ticket);
         if (sent.empty()) return false;
         params = sent.front()["params"];
         return true;
@@ -83,7 +72,7 @@ TEST_CASE("survey: invitation with signed one-click links, answered on the hoste
     REQUIRE(chosen);
     CHECK(chosen->body.find("value=\"4\" checked") != std::string::npos);
     std::this_thread::sleep_for(500ms);
-    CHECK(actions_of(sink, "set_fields", "s1").size() == 1);  // only the classification's, from creation
+    CHECK(actions_received(sink, "set_fields", "s1").size() == 1);  // only the classification's, from creation
   }
 
   SECTION("forged, tampered and expired links are refused") {
@@ -130,14 +119,14 @@ TEST_CASE("survey: invitation with signed one-click links, answered on the hoste
     CHECK(ok->status == 200);
     CHECK(ok->body.find("someone from the team will get back to you") != std::string::npos);
 
-    REQUIRE(eventually([&] { return !actions_of(sink, "reopen", "s1").empty(); }, 10s));
-    auto reopen = actions_of(sink, "reopen", "s1").front();
+    REQUIRE(eventually([&] { return !actions_received(sink, "reopen", "s1").empty(); }, 10s));
+    auto reopen = actions_received(sink, "reopen", "s1").front();
     CHECK(reopen["params"]["owner"] == "lead");
     CHECK(reopen["params"]["group"] == "Escalations");
-    REQUIRE(eventually([&] { return actions_of(sink, "set_fields", "s1").size() == 2; }, 10s));
-    CHECK(actions_of(sink, "set_fields", "s1").back()["params"]["fields"]["csat"] == 1);
+    REQUIRE(eventually([&] { return actions_received(sink, "set_fields", "s1").size() == 2; }, 10s));
+    CHECK(actions_received(sink, "set_fields", "s1").back()["params"]["fields"]["csat"] == 1);
     bool noted = false;
-    for (const auto& n : actions_of(sink, "add_internal_note", "s1"))
+    for (const auto& n : actions_received(sink, "add_internal_note", "s1"))
       noted = noted || n["params"]["body"].get<std::string>().find("Nobody read my message \u2014 twice") !=
                            std::string::npos;
     CHECK(noted);
@@ -150,9 +139,9 @@ TEST_CASE("survey: invitation with signed one-click links, answered on the hoste
     auto again = answer_survey(link, "score=5");
     REQUIRE(again);
     CHECK(again->status == 200);
-    REQUIRE(eventually([&] { return actions_of(sink, "set_fields", "s1").size() == 3; }, 10s));
-    CHECK(actions_of(sink, "set_fields", "s1").back()["params"]["fields"]["csat"] == 5);
-    CHECK(actions_of(sink, "reopen", "s1").size() == 1);
+    REQUIRE(eventually([&] { return actions_received(sink, "set_fields", "s1").size() == 3; }, 10s));
+    CHECK(actions_received(sink, "set_fields", "s1").back()["params"]["fields"]["csat"] == 5);
+    CHECK(actions_received(sink, "reopen", "s1").size() == 1);
   }
 }
 
@@ -173,9 +162,9 @@ TEST_CASE("survey: a Chinese ticket gets its invitation and page in Chinese, a g
   auto ok = answer_survey(inv.value("link", ""), "score=5");
   REQUIRE(ok);
   CHECK(ok->body.find("您的回答已记录") != std::string::npos);
-  REQUIRE(eventually([&] { return actions_of(sink, "set_fields", "z1").size() == 2; }, 10s));
+  REQUIRE(eventually([&] { return actions_received(sink, "set_fields", "z1").size() == 2; }, 10s));
   std::this_thread::sleep_for(300ms);
-  CHECK(actions_of(sink, "reopen", "z1").empty());
+  CHECK(actions_received(sink, "reopen", "z1").empty());
 }
 
 TEST_CASE("survey: each answer goes to the tenant's outbound webhook once, signed (checked by the npm peer), "
@@ -316,7 +305,7 @@ TEST_CASE("survey: the invitation asks the tenant's own survey on its own scale,
   json reminder;
   REQUIRE(eventually(
       [&] {
-        auto sent = actions_of(sink, "send_survey", "e1");
+        auto sent = actions_received(sink, "send_survey", "e1");
         if (sent.size() < 2) return false;
         reminder = sent.back()["params"];
         return true;
@@ -334,7 +323,7 @@ TEST_CASE("survey: the invitation asks the tenant's own survey on its own scale,
   REQUIRE(answered);
   CHECK(answered->status == 200);
   std::this_thread::sleep_for(300ms);
-  CHECK(actions_of(sink, "send_survey", "e1").size() == 2);  // one invitation, one reminder
+  CHECK(actions_received(sink, "send_survey", "e1").size() == 2);  // one invitation, one reminder
 }
 
 TEST_CASE("survey: the answer webhook has a circuit of its own: a helpdesk outage does not hold it back",
