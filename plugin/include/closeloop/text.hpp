@@ -34,7 +34,13 @@ std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
 // jams" and "printer jams on floor 3" have the same fingerprint.
 std::string problem_fingerprint(std::string_view text);
 
-// A duration in words for reasons, rounded: "40 min", "3 h" (under 48 h), "2 d"; at least "1 min".
-std::string format_span(std::chrono::milliseconds d);
+// A duration in words for reasons, rounded: "40 min", "3 h" (under 48 h), "2 d"; at least "1 min";
+// `u` names the units (the sidebar passes its language's: "3 小时").
+struct span_units {
+  const char* day = "d";
+  const char* hour = "h";
+  const char* minute = "min";
+};
+std::string format_span(std::chrono::milliseconds d, const span_units& u = {});
 
 }  // namespace closeloop

@@ -86,12 +86,12 @@ std::string problem_fingerprint(std::string_view text) {
   return out;
 }
 
-std::string format_span(std::chrono::milliseconds d) {
+std::string format_span(std::chrono::milliseconds d, const span_units& u) {
   const long long mins = std::max<long long>(1, (d.count() + 30000) / 60000);
-  if (mins < 60) return std::to_string(mins) + " min";
+  if (mins < 60) return std::to_string(mins) + " " + u.minute;
   const long long hours = (mins + 30) / 60;
-  if (hours < 48) return std::to_string(hours) + " h";
-  return std::to_string((hours + 12) / 24) + " d";
+  if (hours < 48) return std::to_string(hours) + " " + u.hour;
+  return std::to_string((hours + 12) / 24) + " " + u.day;
 }
 
 }  // namespace closeloop

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "closeloop/text.hpp"
 #include "server/sidebar.hpp"
 #include "server/survey_html.hpp"
 
@@ -139,25 +140,17 @@ std::string corrected_value(const view& v, std::string_view field) {
   return out;
 }
 
-// "2 d 3 h", "3 h 20 min", "45 min" (at least 1 min).
-std::string span_text(const texts& t, std::chrono::milliseconds d) {
-  const auto mins = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::minutes>(d).count());
-  const std::int64_t days = mins / (24 * 60), hours = mins / 60 % 24, rest = mins % 60;
-  auto part = [](std::int64_t n, const char* unit) { return std::to_string(n) + " " + unit; };
-  if (days) return part(days, t.u_day) + (hours ? " " + part(hours, t.u_hour) : "");
-  if (hours) return part(hours, t.u_hour) + (rest ? " " + part(rest, t.u_min) : "");
-  return part(rest, t.u_min);
-}
-
 // One due time: when, and met / missed by / overdue by / due in.
 void due_row(std::string& o, const texts& t, const char* label, timestamp due, const std::optional<timestamp>& done,
              timestamp now) {
+  const span_units units{t.u_day, t.u_hour, t.u_min};
+  auto span_text = [&](std::chrono::milliseconds d) { return format_span(d, units); };
   const std::string when = format_rfc3339(due);  // 2026-11-20T10:00:00.000Z
   o += "<dt>" + esc(label) + "</dt><dd>" + esc(when.substr(0, 10) + " " + when.substr(11, 5) + " UTC") + " · ";
   if (done && *done <= due) o += esc(t.met);
-  else if (done) o += "<span class=\"neg\">" + esc(std::string(t.missed_by) + " " + span_text(t, *done - due)) + "</span>";
-  else if (now > due) o += "<span class=\"neg\">" + esc(std::string(t.overdue_by) + " " + span_text(t, now - due)) + "</span>";
-  else o += esc(std::string(t.due_in) + " " + span_text(t, due - now));
+  else if (done) o += "<span class=\"neg\">" + esc(std::string(t.missed_by) + " " + span_text(*done - due)) + "</span>";
+  else if (now > due) o += "<span class=\"neg\">" + esc(std::string(t.overdue_by) + " " + span_text(now - due)) + "</span>";
+  else o += esc(std::string(t.due_in) + " " + span_text(due - now));
   o += "</dd>";
 }
 
