@@ -222,6 +222,39 @@ TEST_CASE("sla: a raised priority recomputes the due times from creation, never 
   }
 }
 
+TEST_CASE("sla: a reopened ticket's resolution clock starts again from the reopening", "[unit][priority][sla]") {
+  world w(json{{"sla", json::object()}});
+  auto d = w.run(ticket_event(event_type::ticket_created, "e1", "2026-11-20T09:00:00Z", "How do I export?"));
+  REQUIRE(d.next.sla_resolution_due == when("2026-11-23T09:00:00Z"));  // normal: 72 h
+  auto reply = ticket_event(event_type::ticket_commented, "e2", "2026-11-20T10:00:00Z", "Here is how");
+  reply.author.role = "agent";
+  auto r = w.run(reply, d.next);
+  auto solved = w.run(ticket_event(event_type::ticket_solved, "e3", "2026-11-20T11:00:00Z"), r.next);
+  // Reopened five days later, long after the first resolution due time.
+  auto re = w.run(ticket_event(event_type::ticket_reopened, "e4", "2026-11-25T09:00:00Z"), solved.next);
+  CHECK(re.next.sla_resolution_due == when("2026-11-28T09:00:00Z"));  // 72 h from the reopening
+  CHECK(re.next.sla_first_reply_due == d.next.sla_first_reply_due);    // met once, kept as recorded
+  const action* f = find(re, action_type::set_fields);
+  REQUIRE(f);
+  CHECK(f->params["fields"] == json{{"sla_resolution_due", "2026-11-28T09:00:00Z"}});
+  // The customer's next message is not "resolution overdue".
+  auto c = w.run(ticket_event(event_type::ticket_commented, "e5", "2026-11-25T10:00:00Z", "still broken"), re.next);
+  CHECK(c.next.prio == priority::normal);
+  CHECK_FALSE(find(c, action_type::set_priority));
+
+  SECTION("must not: without policy.sla, or for a ticket closeloop never saw created") {
+    world plain(json::object());
+    auto p = plain.run(ticket_event(event_type::ticket_created, "e1", "2026-11-20T09:00:00Z", "How do I export?"));
+    auto pre = plain.run(ticket_event(event_type::ticket_reopened, "e4", "2026-11-25T09:00:00Z"), p.next);
+    CHECK_FALSE(pre.next.sla_resolution_due);
+    CHECK_FALSE(find(pre, action_type::set_fields));
+    ticket_state unknown;  // e.g. created before closeloop was installed
+    auto u = w.run(ticket_event(event_type::ticket_reopened, "e6", "2026-11-25T09:00:00Z"), unknown);
+    CHECK_FALSE(u.next.sla_resolution_due);
+    CHECK_FALSE(find(u, action_type::set_fields));
+  }
+}
+
 TEST_CASE("sla: a customer message near or past the first-reply due time raises the priority", "[unit][priority][sla]") {
   world w(json{{"sla", {{"near_due_h", 1}}}});
   auto d = w.run(ticket_event(event_type::ticket_created, "e1", "2026-11-20T09:00:00Z", "How do I export?"));

@@ -50,6 +50,20 @@ void move_due_earlier(const policy& pol, const event& ev, const ticket_state& st
   d.log.push_back("SLA due times moved earlier");
 }
 
+// Reopened: the resolution clock starts again from the reopening at the ticket's priority (a
+// past due time would otherwise make the customer's next message "resolution overdue by 3 d").
+// The first-reply target was met or missed once and stays as recorded.
+void restart_resolution_due(const policy& pol, const event& ev, const ticket_state& state, decision& d) {
+  if (!state.created_at) return;  // a ticket closeloop did not see created has no due times
+  const auto due = priority_rules::compute_due(pol, ev.occurred_at, state.prio, state.tier).resolution;
+  if (!due || due == state.sla_resolution_due) return;
+  d.next.sla_resolution_due = due;
+  if (pol.write_fields)
+    d.actions.push_back(make_action(ev, action_type::set_fields, key_for(ev, "set_fields"),
+                                    {{"fields", {{"sla_resolution_due", priority_rules::format_due(*due)}}}}, true));
+  d.log.push_back("SLA resolution due restarted on reopening: " + priority_rules::format_due(*due));
+}
+
 void classify_into(const engine& eng, const classifier& clf, const classification* classified, const event& ev,
                    bool first_contact, const ticket_state& state, decision& d) {
   const policy& pol = eng.get_policy();
@@ -216,6 +230,7 @@ decision engine::decide(const event& ev, const ticket_state& state, const clock&
       break;
     case event_type::ticket_reopened:
       d.next.status = "open";
+      restart_resolution_due(policy_, ev, state, d);
       survey_engine::on_cancel(ev, state, "reopened", d);
       kb_decide::on_reopened(ev, d);
       break;
