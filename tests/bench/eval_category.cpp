@@ -7,11 +7,16 @@
 //   shopping   online_shopping_10_cats.csv, `cat` column (test fixture only: evaluated, never
 //              shipped), a fixed-seed stratified 80/20 split
 //
+// On banking77 it also times the whole pipeline per text, one thread (what `closeloop classify
+// --model-dir` does: clean_text + classify_text + the JSON line), each stage alone, and raw
+// fastText predictLine in the same run as the reference; --pipeline-out writes every answer.
+//
 // Prints one human block and one JSON line per dataset. Never asserts on figures.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -21,7 +26,11 @@
 #include <nlohmann/json.hpp>
 
 #include "closeloop/category_model.hpp"
+#include "closeloop/classifier.hpp"
+#include "closeloop/classify_text.hpp"
 #include "closeloop/dataset.hpp"
+#include "closeloop/language.hpp"
+#include "closeloop/sentiment.hpp"
 
 using namespace closeloop;
 using nlohmann::json;
@@ -47,6 +56,10 @@ struct settings {
   long linear_bytes = -1;
   bool linear_average = false;
   std::size_t max_model_bytes = 0;
+  // The whole pipeline (`closeloop classify --model-dir`): learned sentiment / urgency models to
+  // use next to the category model, and a file to write every pipeline answer to (JSON lines).
+  std::string sentiment_model, urgency_model, pipeline_out;
+  std::size_t other_texts = 300;  // Chinese and English sentiment texts added to the pipeline run
 };
 
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
@@ -255,6 +268,100 @@ void speed(const settings& s, const category_model& m, const std::vector<labelle
               full, m.members(), raw, full / raw, sink == 0 ? " " : "");
 }
 
+// Up to `n` texts of a file: the column `col` of tab-separated lines (chnsenticorp, vader), or
+// for a CSV read through read_dataset every (rows / n)-th text (waimai_10k is sorted by label).
+std::vector<std::string> tsv_texts(const std::string& path, int col, std::size_t n) {
+  std::vector<std::string> out;
+  std::ifstream f(path);
+  std::string line;
+  while (out.size() < n && std::getline(f, line)) {
+    std::size_t start = 0;
+    for (int c = 0; c < col && start != std::string::npos; ++c) {
+      start = line.find('\t', start);
+      if (start != std::string::npos) ++start;
+    }
+    if (start == std::string::npos) continue;
+    out.push_back(line.substr(start, line.find('\t', start) - start));
+  }
+  return out;
+}
+std::vector<std::string> spread_texts(const std::string& path, std::size_t n) {
+  std::vector<std::string> out;
+  dataset_options o;
+  auto d = read_dataset(path, o);
+  if (!d || d->rows.empty()) return out;
+  const std::size_t step = std::max<std::size_t>(1, d->rows.size() / std::max<std::size_t>(1, n));
+  for (std::size_t i = 0; i < d->rows.size() && out.size() < n; i += step) out.push_back(d->rows[i].text);
+  return out;
+}
+
+// The whole pipeline, one thread, per input text exactly what `closeloop classify --model-dir`
+// does (clean_text, then classify_text: language, lexicon sentiment or the learned sentiment
+// model, urgency cues or the learned urgency model, priority and reasons, the category model),
+// plus the JSON line it prints; each stage alone; raw fastText in the same run as the reference.
+void pipeline(const settings& s, const category_model& m, const std::vector<labelled_text>& test, json& out) {
+  rule_classifier_config rcfg;
+  rcfg.sentiment_model_path = s.sentiment_model;
+  rcfg.urgency_model_path = s.urgency_model;
+  rule_classifier rules{rcfg};
+  if (!s.sentiment_model.empty() && !rules.sentiment_model()) die(rules.sentiment_model_error());
+  if (!s.urgency_model.empty() && !rules.urgency_model()) die(rules.urgency_model_error());
+  std::vector<std::string> raw_texts, texts, normalized, languages;
+  for (const auto& r : test) raw_texts.push_back(r.text);
+  for (const auto& r : raw_texts) {
+    texts.push_back(clean_text(r));
+    normalized.push_back(normalize_for_category(texts.back()));
+    languages.push_back(identify_language(texts.back()).tag);
+  }
+  std::size_t sink = 0;
+  const double secs = s.speed_seconds;
+  const double raw = rate(normalized, secs, [&](const std::string& t) { sink += m.predict_raw_first_member(t).size(); });
+  const double clean = rate(raw_texts, secs, [&](const std::string& t) { sink += clean_text(t).size(); });
+  const double lang = rate(texts, secs, [&](const std::string& t) { sink += identify_language(t).tag.size(); });
+  std::size_t li = 0;
+  const double senti = rate(texts, secs, [&](const std::string& t) {
+    sink += score_sentiment(t, languages[li++ % languages.size()]).label.size();
+  });
+  const double rules_rate = rate(texts, secs, [&](const std::string& t) {
+    event ev;
+    ev.text = t;
+    sink += rules.classify(ev).reasons.size();
+  });
+  const double category = rate(texts, secs, [&](const std::string& t) { sink += m.predict(t).label.size(); });
+  auto whole_one = [&](const std::string& t) {
+    const std::string cleaned = clean_text(t);
+    sink += classify_text(rules, &m, cleaned).dump().size();
+  };
+  const double whole = rate(raw_texts, secs, whole_one);
+  // Chinese (Simplified and Traditional) and English review texts through the same pipeline.
+  std::vector<std::string> others = tsv_texts(s.datasets + "/sentiment_zh/chnsenticorp/dev.tsv", 0, s.other_texts / 3);
+  for (auto& t : spread_texts(s.datasets + "/sentiment_zh/waimai_10k.csv", s.other_texts / 3)) others.push_back(std::move(t));
+  for (auto& t : tsv_texts(s.datasets + "/sentiment_en/vader/amazon_groundtruth.tsv", 2, s.other_texts / 3))
+    others.push_back(std::move(t));
+  const double whole_others = others.empty() ? 0 : rate(others, secs, whole_one);
+  json st = {{"clean_text", clean},      {"language", lang},         {"sentiment_lexicon", senti},
+             {"rules", rules_rate},      {"category", category},     {"whole", whole},
+             {"raw_fasttext", raw},      {"ratio_whole_raw", whole / raw},
+             {"whole_other_texts", whole_others}, {"other_texts", others.size()},
+             {"sentiment_model", !s.sentiment_model.empty()}, {"urgency_model", !s.urgency_model.empty()}};
+  out["pipeline_per_second"] = st;
+  std::printf("  whole pipeline, one thread, texts/s (what `closeloop classify --model-dir` does per text%s%s):\n",
+              s.sentiment_model.empty() ? "" : "; learned sentiment model", s.urgency_model.empty() ? "" : "; learned urgency model");
+  std::printf("    clean_text %.0f | language %.0f | sentiment lexicon %.0f | rules (language + sentiment + cues + "
+              "priority%s) %.0f | category model %.0f\n",
+              clean, lang, senti, s.sentiment_model.empty() && s.urgency_model.empty() ? "" : " + learned models",
+              rules_rate, category);
+  std::printf("    whole (clean + classify_text + JSON line) %.0f on %zu banking77 texts, %.0f on %zu zh/en review "
+              "texts; raw fastText predictLine %.0f; ratio whole/raw %.2f%s\n",
+              whole, raw_texts.size(), whole_others, others.size(), raw, whole / raw, sink == 0 ? " " : "");
+  if (!s.pipeline_out.empty()) {
+    std::ofstream f(s.pipeline_out, std::ios::binary);
+    for (const auto* set : {&raw_texts, &others})
+      for (const auto& t : *set) f << classify_text(rules, &m, clean_text(t)).dump() << "\n";
+    if (!f) die("cannot write " + s.pipeline_out);
+  }
+}
+
 void run_banking77(const settings& s) {
   std::printf("banking77 (train.csv, stratified hold-out %.0f %%, seed 7)\n", 100 * s.val_share);
   auto d = load(s.datasets + "/intent/banking77/train.csv", {"category"}, s.max_rows);
@@ -265,6 +372,7 @@ void run_banking77(const settings& s) {
   print_figures("validation (top label)", f);
   out["val"] = to_json(f);
   speed(s, m, va, out);
+  pipeline(s, m, va, out);
   std::printf("%s\n", out.dump().c_str());
 }
 
@@ -338,11 +446,16 @@ int main(int argc, char** argv) {
     else if (a == "--linear-bytes") s.linear_bytes = std::atol(next().c_str());
     else if (a == "--max-model-bytes") s.max_model_bytes = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--quant-rows") s.quant_rows = std::atoi(next().c_str());
+    else if (a == "--sentiment-model") s.sentiment_model = next();
+    else if (a == "--urgency-model") s.urgency_model = next();
+    else if (a == "--pipeline-out") s.pipeline_out = next();
+    else if (a == "--other-texts") s.other_texts = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--help" || a == "-h") {
       std::printf("usage: closeloop_bench_eval_category [--datasets DIR] [--only banking77|clinc150|shopping]... "
                   "[--max-rows N] [--val-share F] [--threads N] [--members SPEC] [--speed-seconds S] [--no-quantize] "
                   "[--no-linear] [--retrain] [--linear-epochs N] [--linear-lr F] [--linear-lambda F] [--linear-average] [--linear-minn N] [--linear-maxn N] [--linear-bytes N] "
-                  "[--max-model-bytes N] [--quant-rows N]\n");
+                  "[--max-model-bytes N] [--quant-rows N] [--sentiment-model F] [--urgency-model F] [--pipeline-out F] "
+                  "[--other-texts N]\n");
       return 0;
     } else die("unknown argument " + a);
   }

@@ -16,7 +16,7 @@
 
 #include "cli/learn.hpp"
 #include "closeloop/classifier.hpp"
-#include "closeloop/language.hpp"
+#include "closeloop/classify_text.hpp"
 
 namespace closeloop::cli {
 
@@ -83,42 +83,8 @@ int run_classify(const classify_options& o) {
     }
     bool truncated = false;
     const std::string text = clean_text(in["text"].get_ref<const std::string&>(), max_text_bytes, &truncated);
-    json out = json::object();
+    json out = classify_text(rules, model ? &*model : nullptr, text, o.task);
     if (in.contains("id")) out["id"] = in["id"];
-    if (o.task == "language") {
-      out["language"] = identify_language(text).tag;
-    } else {
-      if (o.task == "all") {
-        event ev;
-        ev.text = text;
-        auto c = rules.classify(ev);
-        out["language"] = c.language;
-        out["sentiment"] = c.sentiment;
-        out["sentiment_score"] = c.sentiment_score;
-        out["sentiment_source"] = c.sentiment_source;
-        out["category"] = c.category;
-        out["confidence"] = c.category_confidence;
-        if (!c.learned_urgency.empty()) {
-          out["urgency"] = c.learned_urgency;
-          out["urgency_confidence"] = c.learned_urgency_confidence;
-          out["urgency_source"] = "model";
-        } else {
-          out["urgency"] = c.prio == priority::critical ? "high" : c.prio == priority::urgent ? "medium" : "low";
-          out["urgency_source"] = "cues";
-        }
-        out["priority"] = to_string(c.prio);
-        out["priority_zh"] = label_zh(c.prio);
-        out["reasons"] = c.reasons;
-      }
-      if (model) {
-        auto p = model->predict(text);
-        out["category"] = p.label;
-        out["confidence"] = p.probability;
-        out["confidence_band"] = to_string(p.band);
-        out["needs_review"] = p.needs_review;
-        if (p.label != p.top_label) out["suggested_category"] = p.top_label;
-      }
-    }
     if (truncated) out["truncated"] = true;
     std::cout << out.dump() << "\n";
     if (n % 100000 == 0) std::cerr << "closeloop: classified " << n << " lines\n";
