@@ -25,7 +25,7 @@ result<std::unique_ptr<request_tracker_adapter>> request_tracker_adapter::create
   if (!j.is_object()) return config_error(prefix, std::string("expected an object, got ") + j.type_name());
   if (auto r = only_keys(j,
                          {"id", "vendor", "base_url", "auth", "queue", "article_class", "priority_map", "custom_fields",
-                          "webhook_secret", "endpoint"},
+                          "write_due", "webhook_secret", "endpoint"},
                          prefix);
       !r) {
     return r.err();
@@ -115,6 +115,11 @@ result<std::unique_ptr<request_tracker_adapter>> request_tracker_adapter::create
       if (!v) return std::move(v).err();
       if (*v != nullptr) s.custom_fields[canonical] = **v;
     }
+  }
+
+  if (auto it = j.find("write_due"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) return config_error(prefix + ".write_due", "expected true or false, got " + describe_value(*it));
+    s.write_due = it->get<bool>();
   }
 
   auto secret = string_setting(j, "webhook_secret", prefix + ".webhook_secret");
@@ -231,8 +236,11 @@ json request_tracker_adapter::render_for_host(const action& a) const {
       auto fields = a.params.find("fields");
       if (fields == a.params.end() || !fields->is_object()) return nullptr;
       mapped_fields mf;
-      if (!map_fields(*fields, mf) || mf.cfs.empty()) return nullptr;
-      return {{"CustomFields", mf.cfs}};
+      if (!map_fields(*fields, mf) || (mf.cfs.empty() && mf.due.empty())) return nullptr;
+      json host = json::object();
+      if (!mf.cfs.empty()) host["CustomFields"] = mf.cfs;
+      if (!mf.due.empty()) host["Due"] = mf.due;
+      return host;
     }
     case action_type::add_internal_note: {
       auto body = string_param(a, "body");
@@ -266,6 +274,21 @@ action_outcome request_tracker_adapter::set_priority(const action& a) const {
   return done;
 }
 
+namespace {
+
+// An RFC 3339 time as RT keeps its dates: UTC "YYYY-MM-DD HH:MM:SS" (what SetDue stores; RT
+// shows it in each user's own time zone). Seconds are enough for a due time.
+result<std::string> rt_time(const json& v) {
+  if (!v.is_string()) return make_error(errc::invalid_argument, "expected an RFC 3339 time, got " + describe_value(v));
+  auto t = parse_rfc3339(v.get<std::string>());
+  if (!t) return make_error(errc::invalid_argument, "expected an RFC 3339 time: " + t.err().message);
+  std::string out = format_rfc3339(*t).substr(0, 19);
+  out[10] = ' ';
+  return out;
+}
+
+}  // namespace
+
 // params.fields (canonical names) -> RT custom-field values through the host's custom_fields map.
 // Unmapped names are listed in `skipped`. Used by set_fields and by render_for_host.
 result<void> request_tracker_adapter::map_fields(const json& fields, mapped_fields& m) const {
@@ -275,6 +298,12 @@ result<void> request_tracker_adapter::map_fields(const json& fields, mapped_fiel
   std::string& skipped = m.skipped;
   cfs = json::object();
   for (const auto& [name, value] : fields.items()) {
+    if (name == "sla_resolution_due" && s_.write_due) {
+      auto due = rt_time(value);
+      if (!due) return make_error(errc::invalid_argument, "set_fields: fields.sla_resolution_due: " + due.err().message);
+      m.due = std::move(*due);
+      if (!s_.custom_fields.count(name)) continue;  // RT's Due is where it goes
+    }
     auto found = s_.custom_fields.find(name);
     if (found == s_.custom_fields.end() || name == "idempotency_key") {
       skipped += (skipped.empty() ? "" : ", ") + name;
@@ -319,12 +348,24 @@ action_outcome request_tracker_adapter::set_fields(const action& a) const {
   const auto& wanted = mf.wanted;
   auto& multi = mf.multi;
   const std::string& skipped = mf.skipped;
-  if (wanted.empty()) {
+  if (wanted.empty() && mf.due.empty()) {
     return action_outcome::failed("set_fields: none of the fields (" + skipped +
                                   ") is mapped to an RT custom field (see custom_fields in the host settings)");
   }
-  auto r = put_and_read(a.ticket_id, json{{"CustomFields", cfs}});
+  json changes = json::object();
+  if (!wanted.empty()) changes["CustomFields"] = cfs;
+  if (!mf.due.empty()) changes["Due"] = mf.due;
+  auto r = put_and_read(a.ticket_id, changes);
   if (r.failure) return *r.failure;
+  if (!mf.due.empty()) {
+    // REST2 shows Due as "2026-11-23T09:00:00Z".
+    if (auto got = rt_time(r.ticket.value("Due", json())); !got || *got != mf.due) {
+      return action_outcome::failed("RT did not set Due to " + mf.due + " UTC (it shows \"" +
+                                        scalar_text(r.ticket.value("Due", json())) + "\")" +
+                                        (r.messages.empty() ? std::string() : ": " + r.messages),
+                                    r.status);
+    }
+  }
   for (const auto& [cf, values] : wanted) {
     const json* got = find_custom_field(r.ticket, cf);
     if (got == nullptr) {

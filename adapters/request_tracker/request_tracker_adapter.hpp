@@ -38,8 +38,12 @@ struct settings {
   std::map<std::string, std::string> custom_fields = {
       {"category", "Category"}, {"sentiment", "Sentiment"},  {"language", "Language"},
       {"priority_reason", "Priority reason"}, {"csat", "CSAT"}, {"tags", "Tags"},
-      {"idempotency_key", "closeloop key"},
+      {"sla_first_reply_due", "First reply due"}, {"idempotency_key", "closeloop key"},
   };
+  // The SLA's resolution due time (set_fields' sla_resolution_due) is written into RT's own Due
+  // date, which RT shows, searches ("overdue") and mails about. Off for a site whose RT sets Due
+  // itself (RT's %ServiceAgreements).
+  bool write_due = true;
   std::string webhook_secret;  // raw bytes (the scrip uses the same string as the HMAC key)
   std::string ca_file;
 };
@@ -111,6 +115,7 @@ class request_tracker_adapter final : public adapter {
     std::map<std::string, std::vector<std::string>> wanted;  // RT CF name -> values
     std::map<std::string, bool> multi;
     std::string skipped;  // canonical names with no RT custom field
+    std::string due;      // RT's Due ("YYYY-MM-DD HH:MM:SS", UTC) from sla_resolution_due, or ""
   };
   result<void> map_fields(const json& fields, mapped_fields& m) const;
   std::int64_t priority_value(priority p) const noexcept;

@@ -242,6 +242,7 @@ inline json closeloop_config(const environment& e, int rt_port) {
                                     {"hosts", json::array({rt_host})},
                                     {"policy",
                                      {{"survey", survey},
+                                      {"sla", json::object()},  // the default targets
                                       {"kb", {{"enabled", true}, {"min_resolution_chars", 40}}},
                                       {"write_fields", true},
                                       {"explain_in_note", true}}},

@@ -124,6 +124,8 @@ TEST_CASE("request_tracker: settings are validated and defaulted", "[rt][contrac
   CHECK(s.priority_critical == 100);
   CHECK(s.custom_fields.at("priority_reason") == "Priority reason");
   CHECK(s.custom_fields.at("tags") == "Tags");
+  CHECK(s.custom_fields.at("sla_first_reply_due") == "First reply due");
+  CHECK(s.write_due);
   CHECK(a->rest_url("/ticket/1") == "http://127.0.0.1:9/REST/2.0/ticket/1");
 
   json basic = minimal_settings();
@@ -171,6 +173,10 @@ TEST_CASE("request_tracker: bad settings name the key", "[rt][contract]") {
   s = minimal_settings();
   s["custom_fields"] = {{"urgency", "Urgency"}};
   CHECK_THAT(config_error(s).message, Catch::StartsWith("tenants[acme].hosts[rt].custom_fields.urgency: unknown key"));
+  s = minimal_settings();
+  s["write_due"] = "yes";
+  CHECK_THAT(config_error(s).message,
+             Catch::StartsWith("tenants[acme].hosts[rt].write_due: expected true or false, got \"yes\""));
   s = minimal_settings();
   s["webhook_secret"] = "short";
   CHECK_THAT(config_error(s).message, Catch::StartsWith("tenants[acme].hosts[rt].webhook_secret: "));
@@ -425,7 +431,31 @@ TEST_CASE("request_tracker: execute refuses what it cannot do, without calling R
   CHECK_THAT(failed(wrong_tenant), Catch::Contains("sent to the adapter of acme/rt"));
   CHECK_THAT(failed(make_action(action_type::set_fields, {{"fields", {{"category_confidence", 0.5}}}})),
              Catch::Contains("none of the fields (category_confidence) is mapped"));
+  CHECK_THAT(failed(make_action(action_type::set_fields, {{"fields", {{"sla_resolution_due", "Monday"}}}})),
+             Catch::StartsWith("set_fields: fields.sla_resolution_due: expected an RFC 3339 time"));
   CHECK(server.requests().empty());
+}
+
+TEST_CASE("request_tracker: SLA due times — resolution into RT's Due, first reply into its CF", "[rt][contract]") {
+  const json fields = {{"sla_first_reply_due", "2026-11-21T09:00:00Z"},
+                       {"sla_resolution_due", "2026-11-23T09:00:00.250Z"},
+                       {"language", "en"}};
+  // The native door's changes (the extension applies them in RT's own process).
+  auto a = make_rt();
+  CHECK(a->render_for_host(make_action(action_type::set_fields, {{"fields", fields}})) ==
+        json{{"CustomFields", {{"First reply due", "2026-11-21T09:00:00Z"}, {"Language", "en"}}},
+             {"Due", "2026-11-23 09:00:00"}});
+  // Only the due time (a reopening restarts it): still something to write.
+  CHECK(a->render_for_host(make_action(action_type::set_fields, {{"fields", {{"sla_resolution_due", "2026-11-28T01:02:03+08:00"}}}})) ==
+        json{{"Due", "2026-11-27 17:02:03"}});
+  // A site whose RT sets Due itself.
+  json s = minimal_settings();
+  s["write_due"] = false;
+  auto own_sla = make_rt(s);
+  CHECK(own_sla->render_for_host(make_action(action_type::set_fields, {{"fields", fields}})) ==
+        json{{"CustomFields", {{"First reply due", "2026-11-21T09:00:00Z"}, {"Language", "en"}}}});
+  CHECK(own_sla->render_for_host(make_action(action_type::set_fields, {{"fields", {{"sla_resolution_due", "2026-11-28T01:02:03Z"}}}})) ==
+        nullptr);
 }
 
 TEST_CASE("request_tracker: 5xx and 429 are retried, other 4xx fail with RT's message", "[rt][contract]") {

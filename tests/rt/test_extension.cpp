@@ -69,6 +69,16 @@ std::string check_create(const std::string& mode) {
   CHECK(db.outbox(id, "set_fields") == strings{"applied"});
   CHECK(db.outbox(id, "add_internal_note") == strings{"applied"});
 
+  // The SLA's due times as closeloop recorded them: resolution in RT's own Due, first reply in
+  // its CF (both UTC; the events carry whole seconds).
+  const auto states = db.column("SELECT state FROM ticket_state WHERE ticket_id = ?", id);
+  REQUIRE(states.size() == 1);
+  const json st = json::parse(states[0]);
+  auto whole_seconds = [](std::string s) { return s.size() > 20 ? s.substr(0, 19) + "Z" : s; };
+  REQUIRE(st.contains("sla_resolution_due"));
+  CHECK(t.at("Due") == whole_seconds(st.at("sla_resolution_due")));
+  CHECK(cf_values(t, "First reply due") == strings{whole_seconds(st.at("sla_first_reply_due"))});
+
   // UTF-8 end to end (payload, result, CF values, the note): a Simplified Chinese ticket.
   const std::string zh = create_ticket("重复扣款 (" + mode + ")", "我的账单被重复扣款了，请尽快退款！");
   json tz = rest("GET", "/ticket/" + zh);

@@ -185,6 +185,19 @@ TEST_CASE("live RT: set_fields writes the mapped custom fields", "[rt][live]") {
   require_done(a->execute(make_action(action_type::set_fields, id, {{"fields", {{"tags", "fire"}}}}, "txn:2")));
   CHECK(cf_values(rest("GET", "/ticket/" + id), "Tags") == std::vector<std::string>{"fire"});
 
+  // The SLA's due times: resolution into RT's own Due (REST2 shows it in UTC), first reply into
+  // the "First reply due" CF; then a reopening's new resolution due time alone.
+  require_done(a->execute(make_action(action_type::set_fields, id,
+                                      {{"fields", {{"sla_first_reply_due", "2026-11-21T09:00:00Z"},
+                                                   {"sla_resolution_due", "2026-11-23T09:00:00Z"}}}},
+                                      "txn:due")));
+  t = rest("GET", "/ticket/" + id);
+  CHECK(t.at("Due") == "2026-11-23T09:00:00Z");
+  CHECK(cf_values(t, "First reply due") == std::vector<std::string>{"2026-11-21T09:00:00Z"});
+  require_done(a->execute(make_action(action_type::set_fields, id, {{"fields", {{"sla_resolution_due", "2026-11-28T17:30:00Z"}}}},
+                                      "txn:due2")));
+  CHECK(rest("GET", "/ticket/" + id).at("Due") == "2026-11-28T17:30:00Z");
+
   // A value RT refuses (Sentiment is a select CF): failed, with RT's own words.
   o = a->execute(make_action(action_type::set_fields, id, {{"fields", {{"sentiment", "furious"}}}}, "txn:3"));
   CHECK(o.k == action_outcome::kind::failed);

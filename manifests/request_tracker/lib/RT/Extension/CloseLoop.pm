@@ -578,7 +578,8 @@ sub HandleTransaction {
 =head2 ApplyActions $ticket, \@actions [, { redelivered => 1 }]
 
 Applies the actions marked C<immediate> through their C<host> object (already in RT's terms):
-C<Priority>, C<CustomFields> (an array is the complete set of a multi-value field), C<Comment>
+C<Priority>, C<CustomFields> (an array is the complete set of a multi-value field), C<Due>
+(UTC C<YYYY-MM-DD HH:MM:SS>), C<Comment>
 (the action's idempotency key goes into the transaction CF C<closeloop key> when it exists) and
 C<Queue> (last, so that fields are written while the ticket is still in the queue they apply
 to). Each failure is logged with RT's message and the others are still applied. Returns the
@@ -611,6 +612,9 @@ sub ApplyActions {
             }
             elsif ( $key eq 'CustomFields' ) {
                 $done += _apply_custom_fields( $ticket, $what, $value );
+            }
+            elsif ( $key eq 'Due' ) {
+                $done += _apply_due( $ticket, $what, $value );
             }
             elsif ( $key eq 'Comment' ) {
                 $done += _apply_comment( $ticket, $what, $value, $action->{idempotency_key}, $redelivered );
@@ -650,6 +654,24 @@ sub _apply_priority {
         $ok ? 1 : 0;
     };
     RT->Logger->error("closeloop: ticket #$tid: $what: Priority: $@") if $@;
+    return $ok ? 1 : 0;
+}
+
+# RT's Due date, as RT stores it: UTC "YYYY-MM-DD HH:MM:SS" (the SLA's resolution due time).
+sub _apply_due {
+    my ( $ticket, $what, $value ) = @_;
+    my $tid = $ticket->Id;
+    my $ok = eval {
+        if ( !defined $value || ref $value || $value !~ /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/ ) {
+            RT->Logger->error("closeloop: ticket #$tid: $what: Due must be UTC 'YYYY-MM-DD HH:MM:SS'");
+            return 0;
+        }
+        return 1 if ( $ticket->Due // '' ) eq $value;
+        my ( $ok, $msg ) = $ticket->SetDue($value);
+        RT->Logger->error("closeloop: ticket #$tid: $what: Due $value not set: $msg") unless $ok;
+        $ok ? 1 : 0;
+    };
+    RT->Logger->error("closeloop: ticket #$tid: $what: Due: $@") if $@;
     return $ok ? 1 : 0;
 }
 
