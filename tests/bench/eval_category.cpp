@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -338,7 +339,21 @@ void pipeline(const settings& s, const category_model& m, const std::vector<labe
   for (auto& t : spread_texts(s.datasets + "/sentiment_zh/waimai_10k.csv", s.other_texts / 3)) others.push_back(std::move(t));
   for (auto& t : tsv_texts(s.datasets + "/sentiment_en/vader/amazon_groundtruth.tsv", 2, s.other_texts / 3))
     others.push_back(std::move(t));
+  for (const auto& t : others) whole_one(t);  // once untimed: OpenCC's tables load on the first Chinese text
   const double whole_others = others.empty() ? 0 : rate(others, secs, whole_one);
+  // The fast path must give the same bits as the straightforward one (fastText's own predict,
+  // the scalar linear loop) on every text: otherwise the figures above are not worth having.
+  std::size_t checked = 0, differ = 0;
+  for (const auto* set : {&texts, &others})
+    for (const auto& t : *set) {
+      const std::string cleaned = clean_text(t);
+      const auto a = m.probabilities(cleaned), b = m.probabilities_reference(cleaned);
+      ++checked;
+      if (a.size() != b.size() || (!a.empty() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0)) {
+        if (differ++ < 3) std::printf("    differs from the reference path: %s\n", cleaned.substr(0, 80).c_str());
+      }
+    }
+  out["fast_equals_reference"] = {{"checked", checked}, {"differ", differ}};
   json st = {{"clean_text", clean},      {"language", lang},         {"sentiment_lexicon", senti},
              {"rules", rules_rate},      {"category", category},     {"whole", whole},
              {"raw_fasttext", raw},      {"ratio_whole_raw", whole / raw},
@@ -354,6 +369,10 @@ void pipeline(const settings& s, const category_model& m, const std::vector<labe
   std::printf("    whole (clean + classify_text + JSON line) %.0f on %zu banking77 texts, %.0f on %zu zh/en review "
               "texts; raw fastText predictLine %.0f; ratio whole/raw %.2f%s\n",
               whole, raw_texts.size(), whole_others, others.size(), raw, whole / raw, sink == 0 ? " " : "");
+  std::printf("    fast path (%zu of %zu fastText members) vs reference path (fastText's own predict, scalar linear): "
+              "%zu texts, %zu differ\n",
+              m.fast_path_members(), m.members(), checked, differ);
+  if (differ) die("the fast prediction path differs from the reference path");
   if (!s.pipeline_out.empty()) {
     std::ofstream f(s.pipeline_out, std::ios::binary);
     for (const auto* set : {&raw_texts, &others})

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -155,4 +156,56 @@ TEST_CASE("category: training and loading reject what they cannot use", "[unit][
   REQUIRE_FALSE(broken);
   CHECK_THAT(broken.err().message, Catch::Contains("checksum"));
   CHECK_FALSE(category_model::load_from_memory(m->serialize().substr(0, 200)));
+}
+
+TEST_CASE("category: the fast prediction path gives the same bits as fastText's own predict", "[unit][classify]") {
+  // 23 labels: the SIMD loops run over full blocks and a tail (16 + 7 linear, 20 + 3 fastText).
+  model_test::word_lists words;
+  const std::vector<std::string> stems = {"card", "refund", "login", "parcel", "fee", "cash", "pin", "limit",
+                                          "rate", "topup", "atm", "visa", "phone", "id", "lost", "fraud",
+                                          "bank", "loan", "退款", "密码", "快递", "余额", "转账"};
+  for (std::size_t i = 0; i < stems.size(); ++i)
+    words.push_back({"label" + std::to_string(i),
+                     {stems[i], stems[i] + "s", stems[i] + "ed", stems[(i + 1) % stems.size()] + "ing"}});
+  const auto train = model_test::generated(words, 12, 5, {"please", "help", "my", "the", "i", "need", "not"});
+  std::vector<std::string> texts = {"refund for my card please", "密码 登录 不了", "unseenword anotherone zzz",
+                                    "Ünïcode ÉTÉ 退款没到账 😀😀", "?!", "", std::string(100000, 'x'),
+                                    "the the the the", "card card parcel login fee cash"};
+  for (std::size_t i = 0; i < train.size(); i += 7) texts.push_back(train[i].text);
+  auto same_bits = [&](const category_model& m) {
+    CHECK(m.fast_path_members() == m.members());
+    for (const auto& t : texts) {
+      const auto a = m.probabilities(t), b = m.probabilities_reference(t);
+      REQUIRE(a.size() == b.size());
+      INFO(t.substr(0, 60));
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    }
+  };
+  auto opt = small_options();
+  SECTION("plain fastText member + linear") {
+    auto m = category_model::train(train, opt);
+    REQUIRE(m);
+    REQUIRE(m->labels().size() == 23);
+    same_bits(*m);
+  }
+  SECTION("quantised and pruned fastText member, also after a save/load round trip") {
+    opt.quantize = true;
+    opt.max_quantized_rows = 400;  // fewer than the rows (words + 2000 buckets): the dictionary is pruned
+    auto m = category_model::train(train, opt);
+    INFO((m ? std::string() : m.err().message));
+    REQUIRE(m);
+    same_bits(*m);
+    auto back = category_model::load_from_memory(m->serialize());
+    REQUIRE(back);
+    same_bits(*back);
+  }
+  SECTION("two fastText members, no linear model") {
+    opt.members.push_back(opt.members.front());
+    opt.members.back().seed = 2;
+    opt.members.back().word_ngrams = 1;
+    opt.linear = false;
+    auto m = category_model::train(train, opt);
+    REQUIRE(m);
+    same_bits(*m);
+  }
 }

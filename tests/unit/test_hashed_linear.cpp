@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "closeloop/category_model.hpp"
@@ -161,4 +162,30 @@ TEST_CASE("category: format 2 carries the linear model; unknown versions are ref
   auto broken = category_model::load_from_memory(flipped);
   REQUIRE_FALSE(broken);
   CHECK_THAT(broken.err().message, Catch::Contains("checksum"));
+}
+
+TEST_CASE("hashed linear: the SIMD scoring gives the same bits as the scalar loop", "[unit][classify]") {
+  // 37 labels: two full blocks of 16 classes and a tail of 5.
+  std::vector<std::pair<std::string, int>> train;
+  std::mt19937 rng(9);
+  for (int i = 0; i < 37 * 8; ++i) {
+    const int y = i % 37;
+    std::string t = "w" + std::to_string(y) + " x" + std::to_string(y * 7 % 37) + " filler" +
+                    std::to_string(rng() % 5) + " 发" + std::to_string(y % 3);
+    train.emplace_back(t, y);
+  }
+  hashed_linear_settings s;
+  s.epochs = 3;
+  auto m = hashed_linear::train(views(train), 37, s);
+  REQUIRE(m);
+  std::vector<std::string> texts = {"w3 x21 filler1", "unknown words only", "", "发 票 w36", std::string(5000, 'w')};
+  for (const auto& [t, y] : train) texts.push_back(t);
+  for (const auto& t : texts) {
+    std::vector<float> a, b;
+    m->scores(t, a, hashed_linear::scoring::fast);
+    m->scores(t, b, hashed_linear::scoring::reference);
+    REQUIRE(a.size() == 37);
+    REQUIRE(b.size() == 37);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  }
 }

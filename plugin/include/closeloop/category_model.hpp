@@ -116,6 +116,13 @@ class category_model {
   category_prediction predict(std::string_view text) const;
   // Ensemble probabilities over labels(), in the order of labels().
   std::vector<float> probabilities(std::string_view text) const;
+  // The same through the straightforward path — fastText's own getLine + predict for each member
+  // and the scalar loop for the linear model — which the fast path must equal bit for bit
+  // (checked by the unit tests and the pipeline benchmark on real texts).
+  std::vector<float> probabilities_reference(std::string_view text) const;
+  // fastText members predicted through the fast path (the others use fastText's own predict:
+  // a model kind the fast path does not cover, e.g. a quantised output matrix).
+  std::size_t fast_path_members() const;
   // Raw fastText prediction of the first member only, on already-normalised text (the reference
   // for speed measurements).
   std::string predict_raw_first_member(std::string_view normalized_text) const;

@@ -29,6 +29,9 @@ struct hashed_linear_settings {
 
 // The hashed features of a normalised text: (feature hash, raw count), sorted by hash, merged.
 std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view normalized, const hashed_linear_settings& s);
+// The same into `out` (cleared first), reusing its storage.
+void hashed_features(std::string_view normalized, const hashed_linear_settings& s,
+                     std::vector<std::pair<std::uint32_t, float>>& out);
 
 class hashed_linear {
  public:
@@ -38,10 +41,15 @@ class hashed_linear {
   static result<hashed_linear> from_bytes(std::string_view bytes);
   std::string to_bytes() const;
 
+  // How the int8 weight rows are added into the class scores: `fast` uses SSE2 where the CPU
+  // target has it (x86-64 always does), `reference` the plain scalar loop. Both give the same
+  // bits (tests/unit/test_hashed_linear.cpp checks it); `reference` is kept for that check.
+  enum class scoring { fast, reference };
   // Class scores (logits) for a normalised text; size n_labels(). Empty text gives zeros.
-  void scores(std::string_view normalized, std::vector<float>& out) const;
+  void scores(std::string_view normalized, std::vector<float>& out, scoring how = scoring::fast) const;
   // Softmax of scores / temperature.
-  void probabilities(std::string_view normalized, float temperature, std::vector<float>& out) const;
+  void probabilities(std::string_view normalized, float temperature, std::vector<float>& out,
+                     scoring how = scoring::fast) const;
 
   int n_labels() const { return n_labels_; }
   std::size_t n_features() const { return keys_.size(); }

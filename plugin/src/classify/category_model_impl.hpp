@@ -30,6 +30,26 @@ std::string read_all(const std::string& path);
 // A fastText model from its saved bytes (fastText reads its header only from a file).
 result<std::shared_ptr<fasttext::FastText>> from_bytes(const std::string& bytes);
 
+// A member's prediction without fastText's per-call overhead (fasttext_fast.cpp): the same
+// values, bit for bit, as fastText's own predict (the reference path, kept for the checks).
+struct fasttext_fast {
+  std::shared_ptr<const fasttext::Dictionary> dict;
+  int dim = 0, nlabels = 0, word_ngrams = 1, maxn = 0;
+  std::vector<float> decoded;                               // quantised models: rows decoded at load
+  std::shared_ptr<const fasttext::DenseMatrix> input_matrix;  // plain models: the model's own rows
+  const float* input = nullptr;                             // nrows x dim
+  std::size_t nrows = 0;
+  std::vector<float> output_t;                              // output matrix transposed: dim x nlabels
+
+  // The ids fastText's Dictionary::getLine gives for `normalized` + "\n".
+  void words(std::string_view normalized, std::vector<std::int32_t>& line) const;
+  // log(p + 1e-5) per member label, as fastText's predict reports it; false when the line has
+  // no words (fastText then predicts nothing).
+  bool log_probabilities(std::string_view normalized, std::vector<float>& out) const;
+};
+// Null when the member is not a supervised softmax model whose matrices can be read.
+std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& ft);
+
 }  // namespace category_detail
 
 struct category_model::impl {
@@ -38,6 +58,7 @@ struct category_model::impl {
     std::shared_ptr<fasttext::FastText> ft;
     std::vector<int> to_global;  // member label id -> index in labels
     std::string bytes;           // serialised fastText model
+    std::shared_ptr<const category_detail::fasttext_fast> fast;  // null: fastText's own predict
   };
   std::vector<std::string> labels;
   std::string reject_label = "other";
@@ -66,10 +87,21 @@ struct category_model::impl {
       if (g >= labels.size()) return make_error(errc::invalid_argument, "category model: label index out of range");
       m.to_global[static_cast<std::size_t>(j)] = static_cast<int>(g);
     }
+    m.fast = category_detail::prepare_fasttext_fast(*m.ft);
     return {};
   }
 
-  void add_probabilities(const member& m, const std::string& normalized, std::vector<float>& acc) const {
+  // `reference`: fastText's own getLine + predict and the scalar linear scoring, the
+  // straightforward path the fast one is checked against (probabilities_reference).
+  void add_probabilities(const member& m, const std::string& normalized, std::vector<float>& acc,
+                         bool reference = false) const {
+    if (m.fast && !reference) {
+      thread_local std::vector<float> logp;
+      if (!m.fast->log_probabilities(normalized, logp)) return;
+      for (std::size_t id = 0; id < logp.size(); ++id)
+        acc[static_cast<std::size_t>(m.to_global[id])] += std::exp(logp[id]);
+      return;
+    }
     auto dict = m.ft->getDictionary();
     std::istringstream in(normalized + "\n");
     std::vector<int32_t> words, lab;
@@ -80,29 +112,31 @@ struct category_model::impl {
     for (const auto& [logp, id] : preds) acc[static_cast<std::size_t>(m.to_global[static_cast<std::size_t>(id)])] += std::exp(logp);
   }
 
-  std::vector<float> fasttext_probabilities(const std::string& normalized) const {
+  std::vector<float> fasttext_probabilities(const std::string& normalized, bool reference = false) const {
     std::vector<float> p(labels.size(), 0.0f);
     if (normalized.empty() || members.empty()) return p;
-    for (const auto& m : members) add_probabilities(m, normalized, p);
+    for (const auto& m : members) add_probabilities(m, normalized, p, reference);
     const float inv = 1.0f / static_cast<float>(members.size());
     for (auto& x : p) x *= inv;
     return p;
   }
 
-  std::vector<float> linear_probabilities(const std::string& normalized) const {
+  std::vector<float> linear_probabilities(const std::string& normalized, bool reference = false) const {
     std::vector<float> p;
     if (!linear || normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
-    linear->probabilities(normalized, linear_temperature, p);
+    linear->probabilities(normalized, linear_temperature, p,
+                          reference ? hashed_linear::scoring::reference : hashed_linear::scoring::fast);
     return p;
   }
 
   // The normalised text is made once and shared by every member.
-  std::vector<float> probabilities_normalized(const std::string& normalized) const {
+  std::vector<float> probabilities_normalized(const std::string& normalized, bool reference = false) const {
     const float w = linear ? (members.empty() ? 1.0f : linear_weight) : 0.0f;
     if (normalized.empty()) return std::vector<float>(labels.size(), 0.0f);
-    std::vector<float> p = w < 1.0f ? fasttext_probabilities(normalized) : std::vector<float>(labels.size(), 0.0f);
+    std::vector<float> p =
+        w < 1.0f ? fasttext_probabilities(normalized, reference) : std::vector<float>(labels.size(), 0.0f);
     if (w > 0.0f) {
-      auto q = linear_probabilities(normalized);
+      auto q = linear_probabilities(normalized, reference);
       for (std::size_t i = 0; i < p.size() && i < q.size(); ++i) p[i] = (1.0f - w) * p[i] + w * q[i];
     }
     return p;

@@ -9,6 +9,10 @@
 #include <random>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace closeloop {
 
 namespace {
@@ -81,13 +85,17 @@ void softmax(std::vector<float>& v, float inv_t) {
 
 }  // namespace
 
-std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view text, const hashed_linear_settings& s) {
-  std::vector<std::uint32_t> h;
-  h.reserve(text.size() * 3 + 8);
+void hashed_features(std::string_view text, const hashed_linear_settings& s,
+                     std::vector<std::pair<std::uint32_t, float>>& out) {
+  // Scratch kept per thread: no allocation per text once warm. Character n-grams are hashed on
+  // slices of "<tok>" (the word with its boundary marks) built in one reused buffer.
+  thread_local std::vector<std::uint32_t> h;
+  thread_local std::string padded;
+  thread_local std::vector<std::size_t> offs;
+  h.clear();
+  out.clear();
   std::uint64_t prev = 0;
   bool have_prev = false;
-  std::string padded;
-  std::vector<std::size_t> offs;
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t end = text.find(' ', pos);
@@ -102,7 +110,8 @@ std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view te
     have_prev = true;
     if (s.minn <= 0 || s.maxn < s.minn) continue;
     // Code point starts of "<tok>".
-    padded.assign("<");
+    padded.clear();
+    padded.push_back('<');
     padded.append(tok);
     padded.push_back('>');
     offs.clear();
@@ -119,13 +128,17 @@ std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view te
       }
   }
   std::sort(h.begin(), h.end());
-  std::vector<std::pair<std::uint32_t, float>> out;
   for (std::size_t i = 0; i < h.size();) {
     std::size_t j = i;
     while (j < h.size() && h[j] == h[i]) ++j;
     out.emplace_back(h[i], static_cast<float>(j - i));
     i = j;
   }
+}
+
+std::vector<std::pair<std::uint32_t, float>> hashed_features(std::string_view text, const hashed_linear_settings& s) {
+  std::vector<std::pair<std::uint32_t, float>> out;
+  hashed_features(text, s, out);
   return out;
 }
 
@@ -297,11 +310,51 @@ std::size_t hashed_linear::find(std::uint32_t key) const {
   }
 }
 
-void hashed_linear::scores(std::string_view normalized, std::vector<float>& out) const {
+namespace {
+
+// out[k] += g * w[k] for k < K: one int8 weight row scaled into the class scores. The SSE2 path
+// does per class exactly what the scalar loop does (an int8 -> float conversion, one float
+// multiply, one float add; no fused multiply-add), so both give the same bits.
+void add_row_scalar(float* out, const std::int8_t* w, float g, std::size_t K) {
+  for (std::size_t k = 0; k < K; ++k) out[k] += g * static_cast<float>(w[k]);
+}
+
+#if defined(__SSE2__)
+void add_row_sse2(float* out, const std::int8_t* w, float g, std::size_t K) {
+  const __m128 gv = _mm_set1_ps(g);
+  std::size_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k));
+    // Sign-extend 16 int8 to 4 x 4 int32: unpack into the high byte, arithmetic shift down.
+    const __m128i lo16 = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+    const __m128i hi16 = _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8);
+    const __m128i q0 = _mm_srai_epi32(_mm_unpacklo_epi16(lo16, lo16), 16);
+    const __m128i q1 = _mm_srai_epi32(_mm_unpackhi_epi16(lo16, lo16), 16);
+    const __m128i q2 = _mm_srai_epi32(_mm_unpacklo_epi16(hi16, hi16), 16);
+    const __m128i q3 = _mm_srai_epi32(_mm_unpackhi_epi16(hi16, hi16), 16);
+    float* o = out + k;
+    _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(gv, _mm_cvtepi32_ps(q0))));
+    _mm_storeu_ps(o + 4, _mm_add_ps(_mm_loadu_ps(o + 4), _mm_mul_ps(gv, _mm_cvtepi32_ps(q1))));
+    _mm_storeu_ps(o + 8, _mm_add_ps(_mm_loadu_ps(o + 8), _mm_mul_ps(gv, _mm_cvtepi32_ps(q2))));
+    _mm_storeu_ps(o + 12, _mm_add_ps(_mm_loadu_ps(o + 12), _mm_mul_ps(gv, _mm_cvtepi32_ps(q3))));
+  }
+  add_row_scalar(out + k, w + k, g, K - k);
+}
+#endif
+
+}  // namespace
+
+void hashed_linear::scores(std::string_view normalized, std::vector<float>& out, scoring how) const {
   const auto K = static_cast<std::size_t>(n_labels_);
   out.assign(K, 0.0f);
   if (normalized.empty() || K == 0) return;
-  auto f = hashed_features(normalized, s_);
+  thread_local std::vector<std::pair<std::uint32_t, float>> f;
+  hashed_features(normalized, s_, f);
+#if defined(__SSE2__)
+  const bool simd = how == scoring::fast;
+#else
+  const bool simd = false;
+#endif
   double norm = 0;
   for (const auto& [h, c] : f) {
     const std::size_t found = find(h);
@@ -312,14 +365,22 @@ void hashed_linear::scores(std::string_view normalized, std::vector<float>& out)
     if (!known) continue;
     const float g = v * scale_[r];
     const std::int8_t* w = &w_[r * K];
-    for (std::size_t k = 0; k < K; ++k) out[k] += g * static_cast<float>(w[k]);
+#if defined(__SSE2__)
+    if (simd) {
+      add_row_sse2(out.data(), w, g, K);
+      continue;
+    }
+#endif
+    add_row_scalar(out.data(), w, g, K);
   }
+  (void)simd;
   const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
   for (std::size_t k = 0; k < K; ++k) out[k] = out[k] * inv + bias_[k];
 }
 
-void hashed_linear::probabilities(std::string_view normalized, float temperature, std::vector<float>& out) const {
-  scores(normalized, out);
+void hashed_linear::probabilities(std::string_view normalized, float temperature, std::vector<float>& out,
+                                  scoring how) const {
+  scores(normalized, out, how);
   softmax(out, 1.0f / std::max(1e-3f, temperature));
 }
 

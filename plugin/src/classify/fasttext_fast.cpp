@@ -1,0 +1,185 @@
+// fastText prediction for the category model's members without fastText's per-call overhead;
+// see category_model_impl.hpp (fasttext_fast). Same arithmetic as fastText 0.9.2's supervised
+// softmax prediction (FastText::predict -> Model::computeHidden -> SoftmaxLoss::computeOutput ->
+// Loss::findKBest), in the same order per value, so the probabilities are the same bits:
+//   - the words of a line: Dictionary::getLine's rules (each token's id and subword ids or, out of
+//     vocabulary, its hashed character n-grams; then the word n-grams), from the already split
+//     normalised text instead of re-reading it through an istream;
+//   - the input rows decoded once at load (a quantised row is norm * centroid per value, which
+//     is what fastText adds each time), summed in the line's order and scaled by 1 / n;
+//   - the output matrix transposed so each label's dot product runs over the dimensions in
+//     order, four labels at a time (SSE2: one multiply and one add per value, no fused
+//     multiply-add);
+//   - softmax with the same max, exp, sum and division; log(p + 1e-5) as fastText reports it.
+// tests/unit/test_category_model.cpp and the pipeline benchmark compare it with fastText's own
+// predict on every text they see.
+#include "category_model_impl.hpp"
+
+#include <cmath>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace closeloop::category_detail {
+namespace {
+
+// Dictionary::addWordNgrams and pruneidx_size_ are protected; a pointer to member formed
+// through a derived class reaches them on any Dictionary without copying it.
+struct dictionary_access : fasttext::Dictionary {
+  using fasttext::Dictionary::Dictionary;
+  static constexpr auto add_word_ngrams = &dictionary_access::addWordNgrams;
+  static constexpr auto pruned_size = &dictionary_access::pruneidx_size_;
+};
+
+constexpr std::size_t max_decoded_rows = 400000;  // ~80 MB at dim 50; beyond: fastText's own path
+
+bool is_fasttext_space(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == '\0';
+}
+
+}  // namespace
+
+std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& ft) {
+  const fasttext::Args args = ft.getArgs();
+  if (args.model != fasttext::model_name::sup || args.loss != fasttext::loss_name::softmax) return nullptr;
+  if (ft.isQuant() && args.qout) return nullptr;
+  auto f = std::make_shared<fasttext_fast>();
+  f->dict = ft.getDictionary();
+  f->dim = args.dim;
+  f->nlabels = f->dict->nlabels();
+  f->word_ngrams = args.wordNgrams;
+  f->maxn = args.maxn;
+  if (f->dim <= 0 || f->nlabels <= 0) return nullptr;
+  const auto dim = static_cast<std::size_t>(f->dim);
+  const auto nl = static_cast<std::size_t>(f->nlabels);
+  try {
+    if (ft.isQuant()) {
+      const std::int64_t pruned = (*f->dict).*dictionary_access::pruned_size;
+      const std::int64_t rows = f->dict->nwords() + (pruned >= 0 ? pruned : args.bucket);
+      if (rows <= 0 || static_cast<std::size_t>(rows) > max_decoded_rows) return nullptr;
+      f->nrows = static_cast<std::size_t>(rows);
+      f->decoded.resize(f->nrows * dim);
+      fasttext::Vector v(f->dim);
+      for (std::size_t r = 0; r < f->nrows; ++r) {
+        ft.getInputVector(v, static_cast<std::int32_t>(r));
+        std::memcpy(&f->decoded[r * dim], v.data(), dim * sizeof(float));
+      }
+      f->input = f->decoded.data();
+    } else {
+      f->input_matrix = ft.getInputMatrix();
+      f->nrows = static_cast<std::size_t>(f->input_matrix->size(0));
+      if (static_cast<std::size_t>(f->input_matrix->size(1)) != dim) return nullptr;
+      f->input = f->input_matrix->data();
+    }
+    auto out = ft.getOutputMatrix();
+    if (!out || static_cast<std::size_t>(out->size(0)) != nl || static_cast<std::size_t>(out->size(1)) != dim)
+      return nullptr;
+    f->output_t.resize(dim * nl);
+    for (std::size_t i = 0; i < nl; ++i)
+      for (std::size_t j = 0; j < dim; ++j) f->output_t[j * nl + i] = out->data()[i * dim + j];
+  } catch (const std::exception&) {
+    return nullptr;  // anything fastText refuses to export: its own path stays
+  }
+  return f;
+}
+
+void fasttext_fast::words(std::string_view normalized, std::vector<std::int32_t>& line) const {
+  thread_local std::string token;
+  thread_local std::vector<std::int32_t> hashes;
+  line.clear();
+  hashes.clear();
+  const fasttext::Dictionary& d = *dict;
+  const std::string& eos = fasttext::Dictionary::EOS;
+  auto add = [&] {
+    const std::uint32_t h = d.hash(token);
+    const std::int32_t wid = d.getId(token, h);
+    const fasttext::entry_type type = wid < 0 ? d.getType(token) : d.getType(wid);
+    if (type == fasttext::entry_type::word) {
+      if (wid < 0) {
+        if (token != eos) d.computeSubwords(fasttext::Dictionary::BOW + token + fasttext::Dictionary::EOW, line);
+      } else if (maxn <= 0) {
+        line.push_back(wid);
+      } else {
+        const auto& sub = d.getSubwords(wid);
+        line.insert(line.end(), sub.begin(), sub.end());
+      }
+      hashes.push_back(static_cast<std::int32_t>(h));
+    }
+  };
+  // The reference reads `normalized + "\n"`: its tokens, then the end-of-sentence token.
+  for (std::size_t i = 0; i < normalized.size();) {
+    while (i < normalized.size() && is_fasttext_space(normalized[i])) ++i;
+    std::size_t j = i;
+    while (j < normalized.size() && !is_fasttext_space(normalized[j])) ++j;
+    if (j > i) {
+      token.assign(normalized.data() + i, j - i);
+      add();
+      if (token == eos) break;  // getLine stops at the end-of-sentence token
+    }
+    i = j;
+  }
+  if (token != eos) {
+    token = eos;
+    add();
+  }
+  (d.*dictionary_access::add_word_ngrams)(line, hashes, word_ngrams);
+}
+
+bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<float>& out) const {
+  thread_local std::vector<std::int32_t> line;
+  thread_local std::vector<float> hidden;
+  words(normalized, line);
+  if (line.empty()) return false;
+  const auto dim = static_cast<std::size_t>(this->dim);
+  const auto nl = static_cast<std::size_t>(nlabels);
+  hidden.assign(dim, 0.0f);
+  for (const std::int32_t id : line) {
+    if (id < 0 || static_cast<std::size_t>(id) >= nrows) return false;
+    const float* row = input + static_cast<std::size_t>(id) * dim;
+    for (std::size_t j = 0; j < dim; ++j) hidden[j] += row[j];
+  }
+  const float scale = static_cast<float>(1.0 / static_cast<double>(line.size()));
+  for (std::size_t j = 0; j < dim; ++j) hidden[j] *= scale;
+  out.assign(nl, 0.0f);
+  float* o = out.data();
+  std::size_t i0 = 0;
+#if defined(__SSE2__)
+  for (; i0 + 4 <= nl; i0 += 4) {
+    __m128 acc = _mm_setzero_ps();
+    for (std::size_t j = 0; j < dim; ++j)
+      acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(&output_t[j * nl + i0]), _mm_set1_ps(hidden[j])));
+    _mm_storeu_ps(o + i0, acc);
+  }
+#endif
+  for (std::size_t i = i0; i < nl; ++i) {
+    float acc = 0.0f;
+    for (std::size_t j = 0; j < dim; ++j) acc += output_t[j * nl + i] * hidden[j];
+    o[i] = acc;
+  }
+  float mx = o[0], z = 0.0f;
+  for (std::size_t i = 0; i < nl; ++i) mx = std::max(o[i], mx);
+  for (std::size_t i = 0; i < nl; ++i) {
+    o[i] = static_cast<float>(::exp(static_cast<double>(o[i] - mx)));
+    z += o[i];
+  }
+  for (std::size_t i = 0; i < nl; ++i) o[i] /= z;
+  for (std::size_t i = 0; i < nl; ++i) o[i] = static_cast<float>(std::log(static_cast<double>(o[i]) + 1e-5));
+  return true;
+}
+
+}  // namespace closeloop::category_detail
+
+namespace closeloop {
+
+std::vector<float> category_model::probabilities_reference(std::string_view text) const {
+  return impl_->probabilities_normalized(impl_->featurize(text), true);
+}
+
+std::size_t category_model::fast_path_members() const {
+  std::size_t n = 0;
+  for (const auto& m : impl_->members) n += m.fast ? 1 : 0;
+  return n;
+}
+
+}  // namespace closeloop
