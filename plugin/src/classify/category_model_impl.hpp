@@ -40,6 +40,7 @@ struct fasttext_fast {
   const float* input = nullptr;                             // nrows x dim
   std::size_t nrows = 0;
   std::vector<float> output_t;                              // output matrix transposed: dim x nlabels
+  std::uint64_t generation = 0;  // tells this model's per-thread token cache from another's
 
   // The ids fastText's Dictionary::getLine gives for `normalized` + "\n".
   void words(std::string_view normalized, std::vector<std::int32_t>& line) const;

@@ -15,7 +15,10 @@
 // predict on every text they see.
 #include "category_model_impl.hpp"
 
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <unordered_map>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -32,6 +35,8 @@ struct dictionary_access : fasttext::Dictionary {
   static constexpr auto pruned_size = &dictionary_access::pruneidx_size_;
 };
 
+std::atomic<std::uint64_t> next_generation{1};
+
 constexpr std::size_t max_decoded_rows = 400000;  // ~80 MB at dim 50; beyond: fastText's own path
 
 bool is_fasttext_space(char c) {
@@ -45,6 +50,7 @@ std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& f
   if (args.model != fasttext::model_name::sup || args.loss != fasttext::loss_name::softmax) return nullptr;
   if (ft.isQuant() && args.qout) return nullptr;
   auto f = std::make_shared<fasttext_fast>();
+  f->generation = next_generation++;
   f->dict = ft.getDictionary();
   f->dim = args.dim;
   f->nlabels = f->dict->nlabels();
@@ -84,45 +90,81 @@ std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& f
   return f;
 }
 
+namespace {
+
+// What one token contributes to a line: its hash (for the word n-grams), whether it counts as a
+// word, and its ids (the word and its subwords, or its hashed character n-grams). It depends on
+// the token and the dictionary only, so each thread keeps the answers per model (by generation;
+// bounded, cleared when full).
+struct token_ids {
+  std::uint32_t hash = 0;
+  bool word = false;
+  std::vector<std::int32_t> ids;
+};
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using token_cache = std::unordered_map<std::string, token_ids, string_hash, std::equal_to<>>;
+constexpr std::size_t max_cached_tokens = 50000;
+constexpr std::size_t max_cached_models = 8;
+
+}  // namespace
+
 void fasttext_fast::words(std::string_view normalized, std::vector<std::int32_t>& line) const {
-  thread_local std::string token;
+  thread_local std::unordered_map<std::uint64_t, token_cache> caches;
   thread_local std::vector<std::int32_t> hashes;
+  if (caches.size() > max_cached_models && !caches.count(generation)) caches.clear();
+  token_cache& cache = caches[generation];
+  if (cache.size() > max_cached_tokens) cache.clear();
   line.clear();
   hashes.clear();
   const fasttext::Dictionary& d = *dict;
   const std::string& eos = fasttext::Dictionary::EOS;
-  auto add = [&] {
-    const std::uint32_t h = d.hash(token);
-    const std::int32_t wid = d.getId(token, h);
+  // Dictionary::getLine's rules for one token (addSubwords, and the hash kept for word n-grams).
+  auto compute = [&](const std::string& token) {
+    token_ids t;
+    t.hash = d.hash(token);
+    const std::int32_t wid = d.getId(token, t.hash);
     const fasttext::entry_type type = wid < 0 ? d.getType(token) : d.getType(wid);
-    if (type == fasttext::entry_type::word) {
-      if (wid < 0) {
-        if (token != eos) d.computeSubwords(fasttext::Dictionary::BOW + token + fasttext::Dictionary::EOW, line);
-      } else if (maxn <= 0) {
-        line.push_back(wid);
-      } else {
-        const auto& sub = d.getSubwords(wid);
-        line.insert(line.end(), sub.begin(), sub.end());
-      }
-      hashes.push_back(static_cast<std::int32_t>(h));
+    if (type != fasttext::entry_type::word) return t;
+    t.word = true;
+    if (wid < 0) {
+      if (token != eos) d.computeSubwords(fasttext::Dictionary::BOW + token + fasttext::Dictionary::EOW, t.ids);
+    } else if (maxn <= 0) {
+      t.ids.push_back(wid);
+    } else {
+      const auto& sub = d.getSubwords(wid);
+      t.ids.assign(sub.begin(), sub.end());
     }
+    return t;
+  };
+  auto add = [&](std::string_view token) {
+    auto it = cache.find(token);
+    if (it == cache.end()) {
+      std::string key(token);
+      token_ids t = compute(key);
+      it = cache.emplace(std::move(key), std::move(t)).first;
+    }
+    const token_ids& t = it->second;
+    if (!t.word) return;
+    line.insert(line.end(), t.ids.begin(), t.ids.end());
+    hashes.push_back(static_cast<std::int32_t>(t.hash));
   };
   // The reference reads `normalized + "\n"`: its tokens, then the end-of-sentence token.
-  for (std::size_t i = 0; i < normalized.size();) {
+  bool ended = false;
+  for (std::size_t i = 0; i < normalized.size() && !ended;) {
     while (i < normalized.size() && is_fasttext_space(normalized[i])) ++i;
     std::size_t j = i;
     while (j < normalized.size() && !is_fasttext_space(normalized[j])) ++j;
     if (j > i) {
-      token.assign(normalized.data() + i, j - i);
-      add();
-      if (token == eos) break;  // getLine stops at the end-of-sentence token
+      const std::string_view token = normalized.substr(i, j - i);
+      add(token);
+      ended = token == eos;  // getLine stops at the end-of-sentence token
     }
     i = j;
   }
-  if (token != eos) {
-    token = eos;
-    add();
-  }
+  if (!ended) add(eos);
   (d.*dictionary_access::add_word_ngrams)(line, hashes, word_ngrams);
 }
 
@@ -137,7 +179,12 @@ bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<f
   for (const std::int32_t id : line) {
     if (id < 0 || static_cast<std::size_t>(id) >= nrows) return false;
     const float* row = input + static_cast<std::size_t>(id) * dim;
-    for (std::size_t j = 0; j < dim; ++j) hidden[j] += row[j];
+    float* hd = hidden.data();
+    std::size_t j = 0;
+#if defined(__SSE2__)
+    for (; j + 4 <= dim; j += 4) _mm_storeu_ps(hd + j, _mm_add_ps(_mm_loadu_ps(hd + j), _mm_loadu_ps(row + j)));
+#endif
+    for (; j < dim; ++j) hd[j] += row[j];
   }
   const float scale = static_cast<float>(1.0 / static_cast<double>(line.size()));
   for (std::size_t j = 0; j < dim; ++j) hidden[j] *= scale;

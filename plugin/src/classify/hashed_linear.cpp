@@ -11,6 +11,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 namespace closeloop {
@@ -72,6 +73,28 @@ struct reader {
   }
 };
 
+// Ascending order, as std::sort gives; a least-significant-digit radix sort (4 passes of 8
+// bits) for the few hundred hashes of a text, where it is about twice as fast.
+void sort_hashes(std::vector<std::uint32_t>& v) {
+  if (v.size() < 96) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  thread_local std::vector<std::uint32_t> tmp;
+  tmp.resize(v.size());
+  std::uint32_t* a = v.data();
+  std::uint32_t* b = tmp.data();
+  const std::size_t n = v.size();
+  for (unsigned shift = 0; shift < 32; shift += 8) {
+    std::size_t count[257] = {};
+    for (std::size_t i = 0; i < n; ++i) ++count[((a[i] >> shift) & 0xFF) + 1];
+    for (std::size_t d = 1; d < 257; ++d) count[d] += count[d - 1];
+    for (std::size_t i = 0; i < n; ++i) b[count[(a[i] >> shift) & 0xFF]++] = a[i];
+    std::swap(a, b);
+  }
+  // Four passes: the result is back in v.
+}
+
 void softmax(std::vector<float>& v, float inv_t) {
   if (v.empty()) return;
   float mx = *std::max_element(v.begin(), v.end());
@@ -127,7 +150,7 @@ void hashed_features(std::string_view text, const hashed_linear_settings& s,
         h.push_back(static_cast<std::uint32_t>(hash_bytes(g, 3)));
       }
   }
-  std::sort(h.begin(), h.end());
+  sort_hashes(h);
   for (std::size_t i = 0; i < h.size();) {
     std::size_t j = i;
     while (j < h.size() && h[j] == h[i]) ++j;
@@ -355,9 +378,30 @@ void hashed_linear::scores(std::string_view normalized, std::vector<float>& out,
 #else
   const bool simd = false;
 #endif
+  // Rows first (their table slots and weight rows fetched ahead: the weights are ~1 MB and
+  // each text touches ~100 scattered rows), then the sums in feature order as before.
+  thread_local std::vector<std::size_t> rows;
+  rows.resize(f.size());
+#if defined(__SSE2__)
+  if (simd && !table_.empty())
+    for (const auto& [h, c] : f)
+      _mm_prefetch(reinterpret_cast<const char*>(&table_[(h * 2654435769u) >> table_shift_]), _MM_HINT_T0);
+#endif
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    rows[i] = find(f[i].first);
+#if defined(__SSE2__)
+    if (simd && rows[i] != SIZE_MAX) {
+      const char* w = reinterpret_cast<const char*>(&w_[rows[i] * K]);
+      _mm_prefetch(w, _MM_HINT_T0);
+      if (K > 64) _mm_prefetch(w + 64, _MM_HINT_T0);
+      if (K > 128) _mm_prefetch(w + 128, _MM_HINT_T0);
+    }
+#endif
+  }
   double norm = 0;
-  for (const auto& [h, c] : f) {
-    const std::size_t found = find(h);
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const float c = f[i].second;
+    const std::size_t found = rows[i];
     const bool known = found != SIZE_MAX;
     const std::size_t r = known ? found : 0;
     const float v = std::log1p(c) * (known ? idf_[r] : default_idf_);

@@ -100,6 +100,10 @@ language_guess identify_language(std::string_view text) {
       continue;
     }
     utf8::append(clean, cp);
+    if (cp < 0x80) {  // ASCII: letters are Latin, everything else Common (what ICU says)
+      c.latin += (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z' ? 1 : 0;
+      continue;
+    }
     UErrorCode err = U_ZERO_ERROR;
     const UScriptCode sc = uscript_getScript(static_cast<UChar32>(cp), &err);
     if (U_FAILURE(err)) continue;

@@ -182,7 +182,8 @@ std::string rule_classifier::urgency_model_error() const { return urgency_slot_-
 
 classification rule_classifier::classify(const event& ev) const {
   classification out;
-  const std::string text = lower_ascii(ev.subject + "\n" + ev.text);
+  const std::string full = ev.subject + "\n" + ev.text;  // what every part reads
+  const std::string text = lower_ascii(full);
   out.language = detect_language(text);
 
   // Sentiment: the general lexicon (negation, degree, contrast), plus support-desk phrases it
@@ -190,13 +191,13 @@ classification rule_classifier::classify(const event& ev) const {
   int neg = 0, pos = 0;
   for (const auto& c : negative_cues) neg += contains(text, c.text) ? c.weight : 0;
   for (const auto& c : positive_cues) pos += contains(text, c.text) ? c.weight : 0;
-  const sentiment_result general = score_sentiment(ev.subject + "\n" + ev.text, out.language);
+  const sentiment_result general = score_sentiment(full, out.language);
   out.sentiment_score = std::clamp(general.score + 0.15 * (pos - neg), -1.0, 1.0);
   out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
   if (auto sm = sentiment_model()) {
     // The tenant's learned sentiment model (trained from survey comments with their ratings and
     // agent corrections) decides the label; the score is its P(positive) - P(negative).
-    const auto probs = sm->probabilities(ev.subject + "\n" + ev.text);
+    const auto probs = sm->probabilities(full);
     const auto& labels = sm->labels();
     double p_pos = 0, p_neg = 0, best = -1;
     std::string best_label;
@@ -217,7 +218,7 @@ classification rule_classifier::classify(const event& ev) const {
 
   if (auto m = model()) {
     // The tenant's learned model: its band decides whether the field is written or suggested.
-    const category_prediction p = m->predict(ev.subject + "\n" + ev.text);
+    const category_prediction p = m->predict(full);
     out.category_source = "model";
     out.category_confidence = p.probability;
     out.category_band = to_string(p.band);
@@ -258,7 +259,7 @@ classification rule_classifier::classify(const event& ev) const {
   if (auto um = urgency_model()) {
     // Learned from the tenant's history: counts only in its High band (a probability the model
     // calibrated on its hold-out to be right ~95 % of the time), and only ever raises.
-    const category_prediction p = um->predict(ev.subject + "\n" + ev.text);
+    const category_prediction p = um->predict(full);
     out.learned_urgency = p.top_label;
     out.learned_urgency_confidence = p.probability;
     out.learned_urgency_counted = p.band == confidence_band::high && p.label == p.top_label;
