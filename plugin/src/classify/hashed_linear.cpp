@@ -361,6 +361,14 @@ void add_row_sse2(float* out, const std::int8_t* w, float g, std::size_t K) {
     _mm_storeu_ps(o + 8, _mm_add_ps(_mm_loadu_ps(o + 8), _mm_mul_ps(gv, _mm_cvtepi32_ps(q2))));
     _mm_storeu_ps(o + 12, _mm_add_ps(_mm_loadu_ps(o + 12), _mm_mul_ps(gv, _mm_cvtepi32_ps(q3))));
   }
+  for (; k + 4 <= K; k += 4) {
+    std::int32_t four;
+    std::memcpy(&four, w + k, 4);
+    const __m128i b = _mm_cvtsi32_si128(four);
+    const __m128i b16 = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+    const __m128i q = _mm_srai_epi32(_mm_unpacklo_epi16(b16, b16), 16);
+    _mm_storeu_ps(out + k, _mm_add_ps(_mm_loadu_ps(out + k), _mm_mul_ps(gv, _mm_cvtepi32_ps(q))));
+  }
   add_row_scalar(out + k, w + k, g, K - k);
 }
 #endif

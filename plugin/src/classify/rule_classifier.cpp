@@ -29,6 +29,20 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return !needle.empty() && haystack.find(needle) != std::string_view::npos;
 }
 
+// The bytes a text has: a cue with a byte the text lacks cannot be in it (most Chinese cues in
+// English text and the other way round), so its search is skipped.
+struct byte_set {
+  std::uint64_t bits[4] = {0, 0, 0, 0};
+  explicit byte_set(std::string_view s) {
+    for (unsigned char c : s) bits[c >> 6] |= std::uint64_t{1} << (c & 63);
+  }
+  bool has_all(std::string_view s) const {
+    for (unsigned char c : s)
+      if (!(bits[c >> 6] >> (c & 63) & 1)) return false;
+    return true;
+  }
+};
+
 struct cue {
   std::string_view text;
   int weight;
@@ -184,13 +198,15 @@ classification rule_classifier::classify(const event& ev) const {
   classification out;
   const std::string full = ev.subject + "\n" + ev.text;  // what every part reads
   const std::string text = lower_ascii(full);
+  const byte_set bytes(text);
+  auto in_text = [&](std::string_view cue) { return bytes.has_all(cue) && contains(text, cue); };
   out.language = detect_language(text);
 
   // Sentiment: the general lexicon (negation, degree, contrast), plus support-desk phrases it
   // does not know ("charged twice", "还是不行") that tilt the score.
   int neg = 0, pos = 0;
-  for (const auto& c : negative_cues) neg += contains(text, c.text) ? c.weight : 0;
-  for (const auto& c : positive_cues) pos += contains(text, c.text) ? c.weight : 0;
+  for (const auto& c : negative_cues) neg += in_text(c.text) ? c.weight : 0;
+  for (const auto& c : positive_cues) pos += in_text(c.text) ? c.weight : 0;
   const sentiment_result general = score_sentiment(full, out.language);
   out.sentiment_score = std::clamp(general.score + 0.15 * (pos - neg), -1.0, 1.0);
   out.sentiment = out.sentiment_score <= -0.2 ? "negative" : out.sentiment_score >= 0.2 ? "positive" : "neutral";
@@ -246,7 +262,7 @@ classification rule_classifier::classify(const event& ev) const {
   }
 
   for (const auto& c : urgency_cues) {
-    if (!contains(text, c.text)) continue;
+    if (!in_text(c.text)) continue;
     if (c.level > out.prio) out.prio = c.level;
     if (std::find(out.reasons.begin(), out.reasons.end(), c.reason) == out.reasons.end())
       out.reasons.emplace_back(c.reason);

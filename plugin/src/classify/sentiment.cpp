@@ -100,18 +100,26 @@ void add_cue(sentiment_result& r, std::string_view w) {
 
 double score_english(std::string_view text, sentiment_result& r) {
   // Tokens: lower-case ASCII words with apostrophes; "!" and emoticons kept as their own tokens.
-  std::vector<std::string> tokens;
-  std::string cur;
+  // Words are lower-cased into one buffer per thread and the tokens are views into it or into
+  // `text` (punctuation): no string per token.
+  thread_local std::string lowered;
+  thread_local std::vector<std::string_view> tokens;
+  lowered.clear();
+  lowered.reserve(text.size());  // never outgrown below: the views into it stay valid
+  tokens.clear();
+  std::size_t cur_start = 0, cur_len = 0;
   int exclaims = 0;
   double emoticons = 0;
   auto flush = [&] {
-    if (!cur.empty()) tokens.push_back(std::move(cur));
-    cur.clear();
+    if (cur_len > 0) tokens.push_back(std::string_view(lowered).substr(cur_start, cur_len));
+    cur_len = 0;
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (std::isalpha(static_cast<unsigned char>(c)) || (c == '\'' && !cur.empty())) {
-      cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::isalpha(static_cast<unsigned char>(c)) || (c == '\'' && cur_len > 0)) {
+      if (cur_len == 0) cur_start = lowered.size();
+      lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      ++cur_len;
       continue;
     }
     flush();
@@ -121,7 +129,7 @@ double score_english(std::string_view text, sentiment_result& r) {
       if (n == ')' || n == 'D') emoticons += 1.5;
       if (n == '(') emoticons -= 1.5;
     }
-    if (c == '.' || c == ';' || c == '?' || c == '!' || c == ',') tokens.emplace_back(1, c);
+    if (c == '.' || c == ';' || c == '?' || c == '!' || c == ',') tokens.push_back(text.substr(i, 1));
   }
   flush();
 
@@ -129,7 +137,7 @@ double score_english(std::string_view text, sentiment_result& r) {
   bool seen_but = false;
   const auto& lex = english();
   for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const std::string& t = tokens[i];
+    const std::string_view t = tokens[i];
     if (t == "but" || t == "however" || t == "although" || t == "though") {
       seen_but = t == "but" || t == "however";
       if (!seen_but) before_but *= 0.5;  // "although X, Y": Y decides
@@ -145,7 +153,7 @@ double score_english(std::string_view text, sentiment_result& r) {
     // Look back up to three tokens (within the clause) for degree words and negation.
     bool negated = false;
     for (std::size_t k = 1; k <= 3 && k <= i; ++k) {
-      const std::string& p = tokens[i - k];
+      const std::string_view p = tokens[i - k];
       if (p.size() == 1 && !std::isalpha(static_cast<unsigned char>(p[0]))) break;
       if (english_negators().contains(p) || (p.size() > 3 && p.ends_with("n't"))) negated = true;
       if (auto d = english_degree().find(p); d != english_degree().end() && k <= 2) v *= d->second;
