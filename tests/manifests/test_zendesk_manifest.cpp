@@ -346,6 +346,13 @@ TEST_CASE("zendesk app: closeloop zendesk-app writes the public host into domain
   auto [rc5, out5] = closeloop_cli("zendesk-app --public-url https://cl.example.org " + app + " --out " + (tmp / "pkg2").string());
   CHECK(rc5 == 1);
   CHECK(out5.find("already exists") != std::string::npos);
+  // Without --app the installed copy is used (<prefix>/share/closeloop/manifests/zendesk, the
+  // package test covers it); from a build tree there is none, and the message says what to do.
+  auto [rc6, out6] = closeloop_cli("zendesk-app --public-url https://cl.example.org --out " + (tmp / "pkg6").string());
+  CHECK(rc6 == 1);
+  CHECK(out6.find("share/closeloop/manifests/zendesk/manifest.json not found (not installed from the package? pass "
+                  "--app") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "pkg6"));
   fs::remove_all(tmp);
 }
 

@@ -17,6 +17,15 @@ namespace {
 constexpr const char* k_placeholder_url = "https://closeloop.example.com";
 constexpr const char* k_placeholder_host = "closeloop.example.com";
 
+// The app as the package installs it: <prefix>/share/closeloop/manifests/zendesk next to
+// <prefix>/bin/closeloop, whatever the prefix.
+fs::path installed_app() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return exe.parent_path().parent_path() / "share" / "closeloop" / "manifests" / "zendesk";
+}
+
 int fail(const std::string& why) {
   std::cerr << "closeloop zendesk-app: " << why << "\n";
   return 1;
@@ -35,7 +44,8 @@ void add_app_commands(CLI::App& app, app_commands& c) {
                                  "manifest whitelists closeloop's public https host");
   c.zendesk->add_option("--config", c.config_path, "closeloop's config (its server.public_base_url is used)");
   c.zendesk->add_option("--public-url", c.public_url, "closeloop's public https URL (instead of the config's)");
-  c.zendesk->add_option("--app", c.app_dir, "The app's source folder (manifests/zendesk)")->required();
+  c.zendesk->add_option("--app", c.app_dir,
+                        "The app's source folder (default: the installed share/closeloop/manifests/zendesk)");
   c.zendesk->add_option("--out", c.out_dir, "Where to write the packaged app (must not exist)")->required();
 }
 
@@ -56,9 +66,11 @@ std::optional<int> run_app_commands(const app_commands& c) {
                 "\" is not https: Zendesk sends the app's secure requests (the agent token) only over https");
   while (!base.empty() && base.back() == '/') base.pop_back();
 
-  const fs::path app = c.app_dir, out = c.out_dir;
+  const fs::path app = c.app_dir.empty() ? installed_app() : fs::path(c.app_dir), out = c.out_dir;
   std::error_code ec;
-  if (!fs::is_regular_file(app / "manifest.json", ec)) return fail((app / "manifest.json").string() + " not found");
+  if (!fs::is_regular_file(app / "manifest.json", ec))
+    return fail((app / "manifest.json").string() + " not found" +
+                (c.app_dir.empty() ? " (not installed from the package? pass --app manifests/zendesk of a source tree)" : ""));
   if (fs::exists(out, ec)) return fail(out.string() + " already exists; choose a new folder");
   fs::create_directories(out, ec);
   if (!ec) fs::copy(app, out, fs::copy_options::recursive, ec);

@@ -1,5 +1,5 @@
 #pragma once
-// `closeloop zendesk-app --app manifests/zendesk --out DIR (--config C | --public-url URL)`
+// `closeloop zendesk-app [--app manifests/zendesk] --out DIR (--config C | --public-url URL)`
 // (apps.cpp): the Zendesk app packaged for this installation — the manifest's domainWhitelist is
 // closeloop's public host, so an admin never edits the JSON by hand. A missing or non-https URL
 // is refused.
