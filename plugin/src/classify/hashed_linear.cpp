@@ -2,6 +2,7 @@
 #include "closeloop/hashed_linear.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -29,12 +30,12 @@ inline std::uint64_t mix64(std::uint64_t x) {
   return x;
 }
 
+inline std::uint64_t fnv_start(std::uint64_t seed) { return 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL); }
+inline std::uint64_t fnv_step(std::uint64_t h, unsigned char c) { return (h ^ c) * 1099511628211ULL; }
+
 inline std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) {
-  std::uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
+  std::uint64_t h = fnv_start(seed);
+  for (unsigned char c : s) h = fnv_step(h, c);
   return mix64(h);
 }
 
@@ -143,12 +144,19 @@ void hashed_features(std::string_view text, const hashed_linear_settings& s,
     const std::size_t ncp = offs.size();
     if (ncp <= 3) continue;  // a single character: the unigram says it all
     offs.push_back(padded.size());
-    for (std::size_t i = 0; i < ncp; ++i)
-      for (int n = s.minn; n <= s.maxn && i + static_cast<std::size_t>(n) <= ncp; ++n) {
-        if (n == static_cast<int>(ncp)) continue;  // the whole word: the unigram
-        std::string_view g(padded.data() + offs[i], offs[i + static_cast<std::size_t>(n)] - offs[i]);
-        h.push_back(static_cast<std::uint32_t>(hash_bytes(g, 3)));
+    // hash_bytes(g, 3) of every n-gram starting at i: the n-grams starting at one place are
+    // prefixes of each other, so the FNV state runs on from one to the next (same values).
+    const std::uint64_t start = fnv_start(3);
+    for (std::size_t i = 0; i < ncp; ++i) {
+      std::uint64_t state = start;
+      std::size_t b = offs[i];
+      for (int n = 1; n <= s.maxn && i + static_cast<std::size_t>(n) <= ncp; ++n) {
+        for (const std::size_t e = offs[i + static_cast<std::size_t>(n)]; b < e; ++b)
+          state = fnv_step(state, static_cast<unsigned char>(padded[b]));
+        if (n < s.minn || n == static_cast<int>(ncp)) continue;  // n == ncp: the whole word, the unigram
+        h.push_back(static_cast<std::uint32_t>(mix64(state)));
       }
+    }
   }
   sort_hashes(h);
   for (std::size_t i = 0; i < h.size();) {
@@ -373,6 +381,26 @@ void add_row_sse2(float* out, const std::int8_t* w, float g, std::size_t K) {
 }
 #endif
 
+// std::log1p of a feature's count. Counts are small whole numbers, so the first ones come from a
+// table filled by the same library call at run time. (Filled from constants the compiler would
+// fold the calls with correctly rounded values, which are not always glibc's: the index goes
+// through an empty asm so that each entry is the library's own answer.)
+float log1p_count(float c) {
+  static const auto table = [] {
+    std::array<float, 32> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      std::size_t opaque = i;
+#if defined(__GNUC__)
+      asm volatile("" : "+r"(opaque));
+#endif
+      t[i] = std::log1p(static_cast<float>(opaque));
+    }
+    return t;
+  }();
+  const auto i = static_cast<std::size_t>(c);
+  return c >= 0 && c < 32 && static_cast<float>(i) == c ? table[i] : std::log1p(c);
+}
+
 }  // namespace
 
 void hashed_linear::scores(std::string_view normalized, std::vector<float>& out, scoring how) const {
@@ -412,7 +440,7 @@ void hashed_linear::scores(std::string_view normalized, std::vector<float>& out,
     const std::size_t found = rows[i];
     const bool known = found != SIZE_MAX;
     const std::size_t r = known ? found : 0;
-    const float v = std::log1p(c) * (known ? idf_[r] : default_idf_);
+    const float v = (simd ? log1p_count(c) : std::log1p(c)) * (known ? idf_[r] : default_idf_);
     norm += static_cast<double>(v) * v;
     if (!known) continue;
     const float g = v * scale_[r];
