@@ -343,16 +343,21 @@ void pipeline(const settings& s, const category_model& m, const std::vector<labe
   const double whole_others = others.empty() ? 0 : rate(others, secs, whole_one);
   // The fast path must give the same bits as the straightforward one (fastText's own predict,
   // the scalar linear loop) on every text: otherwise the figures above are not worth having.
+  // The learned sentiment / urgency models (when given) are checked the same way.
   std::size_t checked = 0, differ = 0;
-  for (const auto* set : {&texts, &others})
-    for (const auto& t : *set) {
-      const std::string cleaned = clean_text(t);
-      const auto a = m.probabilities(cleaned), b = m.probabilities_reference(cleaned);
-      ++checked;
-      if (a.size() != b.size() || (!a.empty() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0)) {
-        if (differ++ < 3) std::printf("    differs from the reference path: %s\n", cleaned.substr(0, 80).c_str());
+  const auto sentiment_model = rules.sentiment_model(), urgency_model = rules.urgency_model();
+  for (const category_model* model : {&m, sentiment_model.get(), urgency_model.get()}) {
+    if (!model) continue;
+    for (const auto* set : {&texts, &others})
+      for (const auto& t : *set) {
+        const std::string cleaned = clean_text(t);
+        const auto a = model->probabilities(cleaned), b = model->probabilities_reference(cleaned);
+        ++checked;
+        if (a.size() != b.size() || (!a.empty() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) != 0)) {
+          if (differ++ < 3) std::printf("    differs from the reference path: %s\n", cleaned.substr(0, 80).c_str());
+        }
       }
-    }
+  }
   out["fast_equals_reference"] = {{"checked", checked}, {"differ", differ}};
   json st = {{"clean_text", clean},      {"language", lang},         {"sentiment_lexicon", senti},
              {"rules", rules_rate},      {"category", category},     {"whole", whole},
@@ -370,7 +375,7 @@ void pipeline(const settings& s, const category_model& m, const std::vector<labe
               "texts; raw fastText predictLine %.0f; ratio whole/raw %.2f%s\n",
               whole, raw_texts.size(), whole_others, others.size(), raw, whole / raw, sink == 0 ? " " : "");
   std::printf("    fast path (%zu of %zu fastText members) vs reference path (fastText's own predict, scalar linear): "
-              "%zu texts, %zu differ\n",
+              "%zu predictions, %zu differ\n",
               m.fast_path_members(), m.members(), checked, differ);
   if (differ) die("the fast prediction path differs from the reference path");
   if (!s.pipeline_out.empty()) {
