@@ -79,7 +79,9 @@ TEST_CASE("closeloop train, eval --json and classify work on small files", "[int
              "{\"text\": \"I was charged twice, please refund the invoice\"}\n"
              "{\"text\": \"密码错误，无法登录\"}\n"
              "not json\n"
-             "{\"text\": \"\"}\n");
+             "{\"text\": \"\"}\n"
+             "{\"text\": \"bad \xff byte\"}\n"  // invalid UTF-8 inside the JSON: an error line, no crash
+             "{\"text\": \"still going\"}\n");
   auto cl = run_command({"/bin/sh", "-c",
                          quote(binary) + " classify --model-dir " + quote((dir / "models").string()) + " < " +
                              quote((dir / "in.jsonl").string())},
@@ -89,7 +91,7 @@ TEST_CASE("closeloop train, eval --json and classify work on small files", "[int
   std::istringstream lines(cl.out);
   std::vector<json> outs;
   for (std::string l; std::getline(lines, l);) outs.push_back(json::parse(l));
-  REQUIRE(outs.size() == 4);
+  REQUIRE(outs.size() == 6);
   for (const char* k : {"language", "sentiment", "category", "confidence", "urgency", "priority", "reasons"})
     CHECK(outs[0].contains(k));
   CHECK(outs[0]["category"] == "billing");
@@ -99,6 +101,8 @@ TEST_CASE("closeloop train, eval --json and classify work on small files", "[int
   CHECK(outs[2].contains("error"));
   CHECK_THAT(outs[2]["error"].get<std::string>(), Catch::StartsWith("line 3:"));
   CHECK(outs[3]["needs_review"] == true);
+  CHECK_THAT(outs[4]["error"].get<std::string>(), Catch::StartsWith("line 5: invalid JSON"));
+  CHECK(outs[5]["language"] == "en");
 
   auto lang = run_command({"/bin/sh", "-c",
                            quote(binary) + " classify --task language < " + quote((dir / "in.jsonl").string())},

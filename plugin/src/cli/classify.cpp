@@ -78,7 +78,10 @@ int run_classify(const classify_options& o) {
       error = "expected an object with a string \"text\"";
     if (!error.empty()) {
       ++errors;
-      std::cout << json{{"error", "line " + std::to_string(n) + ": " + error}}.dump() << "\n";
+      // The parser's message may quote the offending bytes (invalid UTF-8): replaced, not thrown.
+      std::cout << json{{"error", "line " + std::to_string(n) + ": " + error}}.dump(-1, ' ', false,
+                                                                                      json::error_handler_t::replace)
+                << "\n";
       continue;
     }
     bool truncated = false;
