@@ -253,6 +253,12 @@ store::~store() {
   }
   p_->queue_cv.notify_all();
   if (p_->committer.joinable()) p_->committer.join();
+  {
+    std::lock_guard lk(p_->ckpt_mu);
+    p_->ckpt_stopping = true;
+  }
+  p_->ckpt_cv.notify_all();
+  if (p_->checkpointer.joinable()) p_->checkpointer.join();
 }
 
 result<std::unique_ptr<store>> store::open(const store_options& opts) {
@@ -278,6 +284,10 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     p->version = apply_migrations(*p->write_db);
     p->write_stmts = std::make_unique<statement_cache>(*p->write_db);
 
+    p->ckpt_db = std::make_unique<SQLite::Database>(opts.path, SQLite::OPEN_READWRITE, k_busy_timeout_ms);
+    // The checkpoint syncs the WAL before and the database after copying, as the writer would.
+    p->ckpt_db->exec(opts.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    p->ckpt_db->exec("PRAGMA wal_autocheckpoint = 0");
     p->read_db = std::make_unique<SQLite::Database>(opts.path, SQLite::OPEN_READONLY, k_busy_timeout_ms);
     p->read_stmts = std::make_unique<statement_cache>(*p->read_db);
   } catch (...) {
@@ -286,9 +296,18 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   }
   try {
     impl* raw = p.get();
+    p->checkpointer = std::thread([raw] { raw->run_checkpointer(); });
     p->committer = std::thread([raw] { raw->run_committer(); });
     p->committer_id = p->committer.get_id();
   } catch (const std::exception& e) {
+    if (p->checkpointer.joinable()) {
+      {
+        std::lock_guard lk(p->ckpt_mu);
+        p->ckpt_stopping = true;
+      }
+      p->ckpt_cv.notify_all();
+      p->checkpointer.join();
+    }
     return make_error(errc::internal, std::string("store: cannot start committer: ") + e.what());
   }
   return std::unique_ptr<store>(new store(std::move(p)));
