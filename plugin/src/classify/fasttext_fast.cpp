@@ -152,9 +152,12 @@ void fasttext_fast::words(std::string_view normalized, std::vector<std::int32_t>
     hashes.push_back(static_cast<std::int32_t>(t.hash));
   };
   // The reference reads `normalized + "\n"`: its tokens, then the end-of-sentence token.
+  // A newline is the end-of-sentence token itself (Dictionary::readWord), and getLine stops there
+  // (normalised text has none; kept for fidelity).
   bool ended = false;
   for (std::size_t i = 0; i < normalized.size() && !ended;) {
-    while (i < normalized.size() && is_fasttext_space(normalized[i])) ++i;
+    while (i < normalized.size() && is_fasttext_space(normalized[i]) && normalized[i] != '\n') ++i;
+    if (i < normalized.size() && normalized[i] == '\n') break;
     std::size_t j = i;
     while (j < normalized.size() && !is_fasttext_space(normalized[j])) ++j;
     if (j > i) {
