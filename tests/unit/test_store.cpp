@@ -65,6 +65,66 @@ TEST_CASE("store: migrations apply once and are idempotent on reopen", "[unit][s
   CHECK(scalar(path, "SELECT sum(applied_at) FROM schema_migrations") == applied_at);
 }
 
+TEST_CASE("store: migration 10 rebuilds outbox and timers with OR status checks, keeping every row", "[unit][store]") {
+  temp_dir dir;
+  const std::string path = dir.file("t.db");
+  event ev = make_event("T7", "tx-100", event_type::ticket_solved);
+  action applied = make_action(ev, action_type::set_priority, "tx-100/prio", {{"priority", "urgent"}});
+  applied.immediate = true;
+  action sched = make_action(ev, action_type::schedule_survey, "tx-100/survey",
+                             {{"survey", "csat"}, {"due_at", "2026-11-24T09:00:00Z"}});
+  {
+    auto s = open_store(path);
+    REQUIRE(s->ingest(ev, returning({applied, note(ev, "tx-100/note"), sched}), ingest_options{true}));
+  }
+  // Back to what a version-9 file holds: the same tables with the IN-list checks, and a requeue
+  // row pointing at an outbox row (the foreign key the rebuild must keep).
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO outbox_requeues (outbox_id, at_ms, actor, attempts, last_error)"
+            " SELECT id, 1, 'admin', 6, 'HTTP 503' FROM outbox WHERE idempotency_key = 'tx-100/note'");
+    db.exec("PRAGMA writable_schema = ON");
+    db.exec("UPDATE sqlite_schema SET sql = replace(replace(sql,"
+            " 'CHECK (status = ''pending'' OR status = ''running'' OR status = ''done''\n"
+            "                       OR status = ''failed'' OR status = ''cancelled'' OR status = ''applied'')',"
+            " 'CHECK (status IN (''pending'', ''running'', ''done'', ''failed'', ''cancelled'', ''applied''))'),"
+            " 'CHECK (status = ''pending'' OR status = ''fired'' OR status = ''cancelled'')',"
+            " 'CHECK (status IN (''pending'', ''fired'', ''cancelled''))') WHERE name IN ('outbox', 'timers')");
+    db.exec("PRAGMA writable_schema = OFF");
+    db.exec("DELETE FROM schema_migrations WHERE version >= 10");
+  }
+  REQUIRE(scalar(path, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%status IN (%' AND name IN ('outbox', 'timers')") == 2);
+  const std::string rows_sql =
+      "SELECT group_concat(id || ':' || idempotency_key || ':' || status || ':' || next_attempt_at_ms, ' ') FROM outbox";
+  const std::string before = text_scalar(path, rows_sql);
+  const std::string timers_before = text_scalar(path, "SELECT group_concat(id || ':' || status || ':' || due_at_ms) FROM timers");
+
+  auto s = open_store(path);  // migrates 9 -> latest
+  CHECK(s->schema_version() >= 10);
+  CHECK(text_scalar(path, rows_sql) == before);
+  CHECK(text_scalar(path, "SELECT group_concat(id || ':' || status || ':' || due_at_ms) FROM timers") == timers_before);
+  CHECK(scalar(path, "SELECT count(*) FROM outbox_requeues r JOIN outbox o ON o.id = r.outbox_id"
+                     " WHERE o.idempotency_key = 'tx-100/note'") == 1);
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%status IN (%' AND name IN ('outbox', 'timers')") == 0);
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('outbox', 'timers')") == 6);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    // The checks still hold, and inserting a row no longer builds an index for the list.
+    CHECK_THROWS_WITH(db.exec("UPDATE outbox SET status = 'lost'"), Catch::Contains("CHECK constraint failed"));
+    CHECK_THROWS_WITH(db.exec("UPDATE timers SET status = 'lost'"), Catch::Contains("CHECK constraint failed"));
+    SQLite::Statement plan(db,
+                           "EXPLAIN INSERT INTO outbox (idempotency_key, tenant, host, ticket_id, type, body, status,"
+                           " next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES ('k', 'a', 'h', 't', 'x', '{}',"
+                           " 'pending', 0, 0, 0)");
+    bool ephemeral = false;
+    while (plan.executeStep()) ephemeral = ephemeral || plan.getColumn(1).getString() == "OpenEphemeral";
+    CHECK_FALSE(ephemeral);
+  }
+  // And the store works on it: the requeued row can be read, a new event adds rows.
+  REQUIRE(s->ingest(make_event("T8", "tx-200", event_type::ticket_created), returning({note(make_event("T8", "tx-200", event_type::ticket_created), "tx-200/note")})));
+  CHECK(scalar(path, "SELECT count(*) FROM outbox") == 4);
+}
+
 TEST_CASE("store: a database newer than the code is refused with a clear error", "[unit][store]") {
   temp_dir dir;
   const std::string path = dir.file("t.db");

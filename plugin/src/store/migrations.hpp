@@ -19,7 +19,9 @@ std::span<const migration> migrations() noexcept;
 int latest_schema_version() noexcept;
 
 // Creates schema_migrations if needed, refuses a database newer than the code, and applies the
-// missing migrations in one IMMEDIATE transaction. Returns the resulting schema version.
+// missing migrations in one IMMEDIATE transaction, with foreign keys off (a rebuilt table is
+// dropped and renamed) and checked before the commit; the caller turns them on afterwards.
+// Returns the resulting schema version.
 // Throws SQLite::Exception or schema_too_new (sql_util.hpp); the caller maps them to errors.
 int apply_migrations(SQLite::Database& db);
 

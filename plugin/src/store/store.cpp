@@ -276,12 +276,12 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       }
     }
     p->write_db->exec(opts.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    p->write_db->exec("PRAGMA foreign_keys = ON");
     // Savepoint journals in memory, and WAL checkpoints off the commit path (see checkpoint_if_due).
     p->write_db->exec("PRAGMA temp_store = MEMORY");
     p->write_db->exec("PRAGMA wal_autocheckpoint = 0");
     p->write_db->exec("PRAGMA journal_size_limit = 67108864");
     p->version = apply_migrations(*p->write_db);
+    p->write_db->exec("PRAGMA foreign_keys = ON");
     p->write_stmts = std::make_unique<statement_cache>(*p->write_db);
 
     p->ckpt_db = std::make_unique<SQLite::Database>(opts.path, SQLite::OPEN_READWRITE, k_busy_timeout_ms);
