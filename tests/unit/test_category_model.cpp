@@ -179,6 +179,15 @@ TEST_CASE("category: the fast prediction path gives the same bits as fastText's 
       REQUIRE(a.size() == b.size());
       INFO(t.substr(0, 60));
       CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+      // predict() finds the top without every label's exact value: the same top, the same bits.
+      const auto top = static_cast<std::size_t>(std::max_element(b.begin(), b.end()) - b.begin());
+      const auto p = m.predict(t);
+      if (b[top] > 0.0f) {
+        CHECK(p.top_label == m.labels()[top]);
+        CHECK(p.probability == static_cast<double>(b[top]));
+      } else {
+        CHECK(p.needs_review);
+      }
     }
   };
   auto opt = small_options();

@@ -593,16 +593,16 @@ result<category_model> category_model::train(const std::vector<labelled_text>& e
 
 category_prediction category_model::predict(std::string_view text) const {
   category_prediction out;
-  auto p = probabilities(text);
+  // The top of probabilities(text), without every label's exact value (impl::top_normalized).
+  const auto [best, top] = impl_->top_normalized(impl_->featurize(text));
   const auto& th = impl_->thresholds;
-  if (p.empty() || *std::max_element(p.begin(), p.end()) <= 0.0f) {
+  if (impl_->labels.empty() || top <= 0.0f) {
     out.label = impl_->reject_label;
     out.needs_review = true;
     return out;
   }
-  auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
   out.top_label = impl_->labels[best];
-  out.probability = p[best];
+  out.probability = top;
   out.band = out.probability >= th.high ? confidence_band::high
              : out.probability >= th.medium ? confidence_band::medium
                                             : confidence_band::low;

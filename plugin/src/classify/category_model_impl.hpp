@@ -1,6 +1,7 @@
 #pragma once
 // The category model's private half, shared by category_model.cpp (training, prediction) and
 // category_model_io.cpp (the file format: serialize, save, load).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -47,6 +48,10 @@ struct fasttext_fast {
   // log(p + 1e-5) per member label, as fastText's predict reports it; false when the line has
   // no words (fastText then predicts nothing).
   bool log_probabilities(std::string_view normalized, std::vector<float>& out) const;
+  // The softmax output before that (false as above); log_prob turns one into what fastText
+  // reports, and exp(log_prob(p)) is what a member adds for its label.
+  bool softmax(std::string_view normalized, std::vector<float>& out) const;
+  static float log_prob(float p) { return static_cast<float>(std::log(static_cast<double>(p) + 1e-5)); }
 };
 // Null when the member is not a supervised softmax model whose matrices can be read.
 std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& ft);
@@ -60,6 +65,7 @@ struct category_model::impl {
     std::vector<int> to_global;  // member label id -> index in labels
     std::string bytes;           // serialised fastText model
     std::shared_ptr<const category_detail::fasttext_fast> fast;  // null: fastText's own predict
+    std::vector<int> from_global;  // index in labels -> member label id, -1 when the member lacks it
   };
   std::vector<std::string> labels;
   std::string reject_label = "other";
@@ -88,6 +94,8 @@ struct category_model::impl {
       if (g >= labels.size()) return make_error(errc::invalid_argument, "category model: label index out of range");
       m.to_global[static_cast<std::size_t>(j)] = static_cast<int>(g);
     }
+    m.from_global.assign(labels.size(), -1);
+    for (std::size_t j = 0; j < m.to_global.size(); ++j) m.from_global[static_cast<std::size_t>(m.to_global[j])] = static_cast<int>(j);
     m.fast = category_detail::prepare_fasttext_fast(*m.ft);
     return {};
   }
@@ -141,6 +149,58 @@ struct category_model::impl {
       for (std::size_t i = 0; i < p.size() && i < q.size(); ++i) p[i] = (1.0f - w) * p[i] + w * q[i];
     }
     return p;
+  }
+
+  // The top label of probabilities_normalized (the first on ties) and its probability, the same
+  // bits, without every label's exact fastText value: a member adds exp(log(p + 1e-5)) for a
+  // label, within 1e-6 (relative) of p + 1e-5, so labels whose approximate mixed value is more
+  // than 1e-4 below the best approximate one cannot be the top; only the others are computed
+  // exactly (usually one). Falls back to the full computation when a member has no fast path.
+  std::pair<std::size_t, float> top_normalized(const std::string& normalized) const {
+    const float w = linear ? (members.empty() ? 1.0f : linear_weight) : 0.0f;
+    bool all_fast = !members.empty() && w < 1.0f;
+    for (const auto& m : members) all_fast = all_fast && m.fast;
+    if (!all_fast || normalized.empty()) {
+      const auto p = probabilities_normalized(normalized);
+      if (p.empty()) return {0, 0.0f};
+      const auto best = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+      return {best, p[best]};
+    }
+    thread_local std::vector<std::vector<float>> soft;
+    thread_local std::vector<char> has;
+    thread_local std::vector<float> approx, q;
+    soft.resize(members.size());
+    has.assign(members.size(), 0);
+    for (std::size_t j = 0; j < members.size(); ++j) has[j] = members[j].fast->softmax(normalized, soft[j]) ? 1 : 0;
+    const std::size_t n = labels.size();
+    const float inv = 1.0f / static_cast<float>(members.size());
+    q.clear();
+    if (w > 0.0f) linear->probabilities(normalized, linear_temperature, q);
+    auto mixed = [&](std::size_t i, bool exact) {
+      float acc = 0.0f;
+      for (std::size_t j = 0; j < members.size(); ++j) {
+        const int id = members[j].from_global[i];
+        if (!has[j] || id < 0) continue;
+        const float s = soft[j][static_cast<std::size_t>(id)];
+        acc += exact ? std::exp(category_detail::fasttext_fast::log_prob(s)) : s + 1e-5f;
+      }
+      const float p = acc * inv;
+      return w > 0.0f && i < q.size() ? (1.0f - w) * p + w * q[i] : p;
+    };
+    approx.resize(n);
+    float best_approx = -1.0f;
+    for (std::size_t i = 0; i < n; ++i) best_approx = std::max(best_approx, approx[i] = mixed(i, false));
+    std::size_t best = 0;
+    float best_p = -1.0f;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (approx[i] < best_approx - 1e-4f) continue;
+      const float p = mixed(i, true);
+      if (p > best_p) {
+        best_p = p;
+        best = i;
+      }
+    }
+    return {best, best_p};
   }
 };
 

@@ -172,6 +172,12 @@ void fasttext_fast::words(std::string_view normalized, std::vector<std::int32_t>
 }
 
 bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<float>& out) const {
+  if (!softmax(normalized, out)) return false;
+  for (float& o : out) o = log_prob(o);
+  return true;
+}
+
+bool fasttext_fast::softmax(std::string_view normalized, std::vector<float>& out) const {
   thread_local std::vector<std::int32_t> line;
   thread_local std::vector<float> hidden;
   words(normalized, line);
@@ -214,7 +220,6 @@ bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<f
     z += o[i];
   }
   for (std::size_t i = 0; i < nl; ++i) o[i] /= z;
-  for (std::size_t i = 0; i < nl; ++i) o[i] = static_cast<float>(std::log(static_cast<double>(o[i]) + 1e-5));
   return true;
 }
 
