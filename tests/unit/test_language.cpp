@@ -56,6 +56,12 @@ TEST_CASE("language: two Chinese characters, and Simplified vs Traditional", "[u
   for (const char* t : {"發票", "帳單", "謝謝", "登錄", "密碼", "當機", "無法", "請問"})
     CHECK(identify_language(t).tag == "zh-Hant");
   CHECK(chinese_variant("這個問題還沒有解決") == "zh-Hant");
+  // Characters both standards write (吃, 后, 面, 干) are evidence for neither, although OpenCC
+  // converts them to 喫, 後, 麪, 幹 first: a Taiwanese food review is Traditional.
+  CHECK(identify_language("挺辣的，吃著還可以吧").tag == "zh-Hant");
+  CHECK(identify_language("麻辣香鍋做的真好吃，下次再來").tag == "zh-Hant");
+  CHECK(identify_language("麻辣香锅做的真好吃，下次再来").tag == "zh-Hans");
+  CHECK(chinese_variant("好吃的面") == "");
   CHECK(chinese_variant("这个问题还没有解决") == "zh-Hans");
   CHECK(chinese_variant("hello") == "");
 }
