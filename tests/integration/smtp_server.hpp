@@ -5,7 +5,8 @@
 // message. `refuse_rcpt` answers RCPT TO with 550 to test a refusal.
 //
 // With a certificate (smtp_options::cert_pem/key_pem) it offers STARTTLS (RFC 3207) and does the
-// TLS handshake with OpenSSL; AUTH PLAIN/LOGIN (RFC 4954) is offered only after TLS, and enforced:
+// TLS handshake with OpenSSL, or with `implicit_tls` does the handshake before its greeting (RFC
+// 8314, port 465); AUTH PLAIN/LOGIN (RFC 4954) is offered only after TLS, and enforced:
 // AUTH in clear gets 538, MAIL before STARTTLS 530 when `require_tls`, MAIL before AUTH 530 when
 // credentials are set, wrong credentials 535. Every command of every connection is recorded with
 // whether it came in clear (sessions()), so a test can show that nothing was sent in clear.
@@ -45,6 +46,7 @@ struct smtp_session {
 struct smtp_options {
   bool refuse_rcpt = false;
   std::string cert_pem, key_pem;  // non-empty: STARTTLS offered
+  bool implicit_tls = false;      // with a certificate: TLS from the first byte, no STARTTLS
   bool require_tls = false;       // MAIL before STARTTLS: 530
   std::string user, password;     // non-empty: AUTH required before MAIL
   std::string auth_mechanisms = "PLAIN LOGIN";
@@ -160,6 +162,15 @@ class smtp_server {
     smtp_message m;
     std::string l, user;
     const bool auth_required = !o_.user.empty();
+    if (ctx_ && o_.implicit_tls) {
+      c.ssl = SSL_new(ctx_);
+      SSL_set_fd(c.ssl, c.fd);
+      if (SSL_accept(c.ssl) != 1) {
+        std::lock_guard lk(mu_);
+        sessions_.back().handshake_failed = true;
+        return;
+      }
+    }
     say(c, "220 test.invalid ESMTP ready\r\n");
     while (line(c, l)) {
       m.commands.push_back(l);

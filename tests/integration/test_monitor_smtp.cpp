@@ -120,6 +120,49 @@ TEST_CASE("smtp: delivered over STARTTLS with AUTH, the password a {\"ref\"} sec
   CHECK(login_relay.messages().size() == 1);
 }
 
+TEST_CASE("smtp: implicit TLS (port 465) — TLS before the greeting, AUTH inside, nothing in clear",
+          "[integration][monitor][smtp]") {
+  tls_relay t;
+  auto o = t.options();
+  o.implicit_tls = true;
+  smtp_server relay(o);
+  auto ch = mail_channel(relay.port());
+  ch.tls = "implicit";
+  ch.ca_file = t.ca_file;
+  ch.username = "closeloop";
+  ch.password = "relay password 1";
+  auto r = monitor::send_mail(ch, k_msg);
+  INFO((r ? std::string("ok") : r.err().message));
+  REQUIRE(r);
+  REQUIRE(relay.wait_for(1));
+  CHECK(relay.messages().front().tls);
+  CHECK(relay.messages().front().user == "closeloop");
+  const auto s = relay.sessions().front();
+  CHECK(s.clear.empty());  // not even EHLO
+  REQUIRE(s.secure.size() >= 3);
+  CHECK(s.secure[0] == "EHLO closeloop");
+  CHECK(s.secure[1].rfind("AUTH PLAIN ", 0) == 0);
+
+  // Port 465 means implicit TLS unless the channel says otherwise.
+  auto on_465 = mail_channel(465);
+  on_465.smtp_host = "smtp.example.com";
+  CHECK(monitor::smtp_tls_mode(on_465) == "implicit");
+  on_465.tls = "required";
+  CHECK(monitor::smtp_tls_mode(on_465) == "required");
+
+  // Implicit TLS against a STARTTLS relay (its greeting is not a TLS handshake): refused, named,
+  // and nothing sent.
+  smtp_server starttls_relay(t.options());
+  auto wrong = ch;
+  wrong.smtp_port = starttls_relay.port();
+  auto w = monitor::send_mail(wrong, k_msg);
+  REQUIRE_FALSE(w);
+  CHECK_THAT(w.err().message, Catch::StartsWith("smtp: TLS handshake with 127.0.0.1:" + std::to_string(wrong.smtp_port) +
+                                                " failed") &&
+                                  Catch::EndsWith("(tls \"implicit\" expects TLS from the first byte, as on port 465)"));
+  CHECK(starttls_relay.messages().empty());
+}
+
 TEST_CASE("smtp: an untrusted or mismatched relay certificate is refused with an error naming the relay",
           "[integration][monitor][smtp]") {
   tls_relay t;
@@ -232,7 +275,9 @@ TEST_CASE("smtp: plain SMTP still works for a loopback relay, and unsafe setting
         "required");
   json j = remote;
   j["tls"] = "sometimes";
-  CHECK(load(j) == "config: /tenants/0/monitoring/channels/mail: tls: \"required\", \"starttls\" or \"none\", not \"sometimes\"");
+  CHECK(load(j) ==
+        "config: /tenants/0/monitoring/channels/mail: tls: \"required\", \"starttls\", \"implicit\" or \"none\", not "
+        "\"sometimes\"");
   j = remote;
   j["username"] = "u";
   CHECK(load(j).find("username and password go together") != std::string::npos);

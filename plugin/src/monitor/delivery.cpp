@@ -39,8 +39,8 @@ result<std::map<std::string, channel>> parse_channels(const json& mon, const std
       if (c.type == "webhook" && c.secret.size() < 16) return bad("a webhook channel needs a secret of 16+ characters");
     } else if (c.type == "email") {
       if (c.from.empty() || c.to.empty()) return bad("an email channel needs from and to");
-      if (!c.tls.empty() && c.tls != "required" && c.tls != "starttls" && c.tls != "none")
-        return bad("tls: \"required\", \"starttls\" or \"none\", not \"" + c.tls + "\"");
+      if (!c.tls.empty() && c.tls != "required" && c.tls != "starttls" && c.tls != "implicit" && c.tls != "none")
+        return bad("tls: \"required\", \"starttls\", \"implicit\" or \"none\", not \"" + c.tls + "\"");
       if (c.username.empty() != c.password.empty()) return bad("username and password go together");
       if (c.auth_without_tls && !loopback_host(c.smtp_host))
         return bad("auth_without_tls is allowed only for a relay on a loopback address (127.0.0.1, ::1, localhost), "

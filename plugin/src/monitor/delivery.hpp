@@ -23,8 +23,9 @@ struct channel {
   std::string from, helo = "closeloop";
   std::vector<std::string> to;
   // email TLS: "required" (STARTTLS or nothing is sent), "starttls" (when the relay offers it),
-  // "none" (plain SMTP); "" = required, or starttls for a loopback relay (smtp_tls_mode). The
-  // relay's certificate is verified against the system store or ca_file.
+  // "implicit" (TLS from the first byte, port 465), "none" (plain SMTP); "" = implicit on port
+  // 465, else required, or starttls for a loopback relay (smtp_tls_mode). The relay's
+  // certificate is verified against the system store or ca_file.
   std::string tls, ca_file;
   std::string username, password;              // email AUTH PLAIN / LOGIN, only after STARTTLS
   bool auth_without_tls = false;               // ... unless this is set (loopback relays only)
@@ -48,12 +49,13 @@ result<void> deliver(const channel& ch, const message& m, const host_note_fn& ho
 // The webhook signature header value for `body` at unix time `ts`.
 std::string webhook_signature(const std::string& secret, const std::string& ts, const std::string& body);
 
-// One SMTP conversation (smtp.cpp): STARTTLS as smtp_tls_mode says, AUTH when the channel has a
+// One SMTP conversation (smtp.cpp): implicit TLS or STARTTLS as smtp_tls_mode says, AUTH when the channel has a
 // username (never in clear unless auth_without_tls), then the message. Errors name the step and
 // the server's reply; an untrusted or mismatched certificate, a relay without STARTTLS where TLS is
 // required and a refused AUTH are not retryable.
 result<void> send_mail(const channel& ch, const message& m);
-// The channel's effective TLS mode: ch.tls, else "starttls" for a loopback relay, else "required".
+// The channel's effective TLS mode: ch.tls, else "implicit" on port 465, else "starttls" for a
+// loopback relay, else "required".
 std::string smtp_tls_mode(const channel& ch);
 bool loopback_host(const std::string& host);  // 127.0.0.0/8, ::1, localhost
 

@@ -24,6 +24,7 @@ bool loopback_host(const std::string& host) {
 
 std::string smtp_tls_mode(const channel& ch) {
   if (!ch.tls.empty()) return ch.tls;
+  if (ch.smtp_port == 465) return "implicit";  // submissions (RFC 8314): TLS from the first byte
   return loopback_host(ch.smtp_host) ? "starttls" : "required";
 }
 
@@ -73,8 +74,9 @@ class smtp_conn {
     return {};
   }
 
-  // TLS on the connection (after "220" to STARTTLS): the relay's certificate is verified against
-  // the system store or ca_file, and its name (or IP address) against smtp_host.
+  // TLS on the connection (after "220" to STARTTLS, or first for implicit TLS): the relay's
+  // certificate is verified against the system store or ca_file, and its name (or IP address)
+  // against smtp_host.
   result<void> start_tls(const std::string& ca_file) {
     if (!buf_.empty())  // the relay answered more than the 220: never carry plaintext into TLS
       return make_error(errc::upstream, "smtp: " + peer() + " sent data after its STARTTLS reply; refused");
@@ -266,6 +268,12 @@ result<void> send_mail(const channel& ch, const message& m) {
   const bool credentials = !ch.username.empty();
   smtp_conn c(ch.smtp_host, ch.smtp_port);
   if (auto r = c.connect(); !r) return r;
+  if (mode == "implicit") {
+    if (auto r = c.start_tls(ch.ca_file); !r)
+      return make_error(r.err().code,
+                        r.err().message + " (tls \"implicit\" expects TLS from the first byte, as on port 465)",
+                        r.err().retryable);
+  }
   if (auto r = c.command("", 2, "greeting"); !r) return r.err();
   auto ehlo = c.command("EHLO " + ch.helo, 2, "EHLO");
   if (!ehlo) return ehlo.err();
@@ -274,7 +282,7 @@ result<void> send_mail(const channel& ch, const message& m) {
     (void)c.command("QUIT", 2, "QUIT");
     return e;
   };
-  if (mode != "none") {
+  if (mode != "none" && !c.secure()) {
     if (offers(ext, "STARTTLS")) {
       if (auto r = c.command("STARTTLS", 2, "STARTTLS"); !r) return quit(r.err());
       if (auto r = c.start_tls(ch.ca_file); !r) return r;  // no QUIT: the stream is not usable in clear
