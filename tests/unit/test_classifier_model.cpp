@@ -11,6 +11,7 @@
 
 #include "closeloop/category_model.hpp"
 #include "closeloop/classifier.hpp"
+#include "closeloop/classify_text.hpp"
 #include "closeloop/engine.hpp"
 #include "model_test_support.hpp"
 
@@ -180,4 +181,52 @@ TEST_CASE("classifier: a tenant's learned sentiment model decides where it exist
   // Without the model the lexicon decides, and says so.
   rule_classifier plain{rule_classifier_config{}};
   CHECK(plain.classify(ticket("the replacement never shipped")).sentiment_source == "lexicon");
+}
+
+TEST_CASE("classify: the CLI's directly written line is the JSON value's dump, byte for byte", "[unit][classify]") {
+  // A category model passed in, a learned urgency model through the rule classifier (its keys
+  // urgency_confidence / urgency_source "model"), ids of every JSON kind, truncated or not.
+  auto category = category_model::train(examples({{"billing", {"invoice", "refund", "charged", "发票"}},
+                                                  {"login", {"password", "login", "locked", "密码"}},
+                                                  {"shipping", {"parcel", "courier", "tracking", "快递"}}}),
+                                        tiny());
+  REQUIRE(category);
+  auto urgency = category_model::train(examples({{"normal", {"question", "wondering", "curious", "info"}},
+                                                 {"urgent", {"asap", "deadline", "quickly", "soon"}},
+                                                 {"critical", {"outage", "down", "everyone", "lawsuit"}}}),
+                                       tiny());
+  REQUIRE(urgency);
+  const fs::path upath = fs::temp_directory_path() / ("closeloop-line-urgency-" + std::to_string(::getpid()) + ".model");
+  REQUIRE(urgency->save(upath.string()));
+  rule_classifier_config cfg;
+  cfg.urgency_model_path = upath.string();
+  rule_classifier with_urgency{cfg};
+  rule_classifier plain{rule_classifier_config{}};
+  REQUIRE(with_urgency.urgency_model());
+  const std::vector<std::string> texts = {"refund my invoice please", "outage everyone down lawsuit",
+                                          "密码错误，无法登录，紧急！", "", "tab\there \"quoted\" back\\slash",
+                                          "I am angry, this is terrible and unacceptable, cancel today",
+                                          "wondering about tracking info", "??"};
+  const std::vector<nlohmann::json> ids = {nlohmann::json("a\"b\\c\n\x01 é 退款"), nlohmann::json(42),
+                                           nlohmann::json(3.5), nlohmann::json(nullptr),
+                                           nlohmann::json{{"x", {1, 2}}, {"y", "z"}}};
+  std::string line;
+  std::size_t compared = 0;
+  for (const rule_classifier* rules : {&plain, &with_urgency})
+    for (const category_model* model : {static_cast<const category_model*>(nullptr), static_cast<const category_model*>(&*category)})
+      for (const auto& t : texts)
+        for (std::size_t k = 0; k <= ids.size(); ++k)
+          for (bool truncated : {false, true}) {
+            const nlohmann::json* id = k < ids.size() ? &ids[k] : nullptr;
+            nlohmann::json j = classify_text(*rules, model, t);
+            if (id) j["id"] = *id;
+            if (truncated) j["truncated"] = true;
+            classify_text_line(*rules, model, t, line, id, truncated);
+            INFO(t);
+            CHECK(line == j.dump());
+            ++compared;
+          }
+  CHECK(compared == 2 * 2 * texts.size() * (ids.size() + 1) * 2);
+  std::error_code ec;
+  fs::remove(upath, ec);
 }
