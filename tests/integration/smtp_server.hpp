@@ -158,19 +158,20 @@ class smtp_server {
   bool auth_ok(const std::string& user, const std::string& password) const {
     return user == o_.user && password == o_.password;
   }
+  // The server side of the TLS handshake on the connection; a failure is recorded.
+  bool handshake(conn& c) {
+    c.ssl = SSL_new(ctx_);
+    SSL_set_fd(c.ssl, c.fd);
+    if (SSL_accept(c.ssl) == 1) return true;
+    std::lock_guard lk(mu_);
+    sessions_.back().handshake_failed = true;
+    return false;
+  }
   void conversation(conn& c) {
     smtp_message m;
     std::string l, user;
     const bool auth_required = !o_.user.empty();
-    if (ctx_ && o_.implicit_tls) {
-      c.ssl = SSL_new(ctx_);
-      SSL_set_fd(c.ssl, c.fd);
-      if (SSL_accept(c.ssl) != 1) {
-        std::lock_guard lk(mu_);
-        sessions_.back().handshake_failed = true;
-        return;
-      }
-    }
+    if (ctx_ && o_.implicit_tls && !handshake(c)) return;
     say(c, "220 test.invalid ESMTP ready\r\n");
     while (line(c, l)) {
       m.commands.push_back(l);
@@ -182,13 +183,7 @@ class smtp_server {
         say(c, caps + "250 8BITMIME\r\n");
       } else if (l == "STARTTLS" && ctx_ && !c.ssl) {
         say(c, "220 2.0.0 ready to start TLS\r\n");
-        c.ssl = SSL_new(ctx_);
-        SSL_set_fd(c.ssl, c.fd);
-        if (SSL_accept(c.ssl) != 1) {
-          std::lock_guard lk(mu_);
-          sessions_.back().handshake_failed = true;
-          return;
-        }
+        if (!handshake(c)) return;
         user.clear();  // RFC 3207: forget what was said in clear
         m = smtp_message{};
       } else if (l.rfind("AUTH ", 0) == 0) {
