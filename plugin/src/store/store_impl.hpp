@@ -67,7 +67,6 @@ struct store::impl {
   std::condition_variable ckpt_cv;
   bool ckpt_wanted = false, ckpt_stopping = false;
   std::thread checkpointer;
-  std::atomic<std::int64_t> checkpoints{0};
 
   std::atomic<std::int64_t> commits{0};
   std::atomic<std::int64_t> committed_events{0};
@@ -148,7 +147,6 @@ struct store::impl {
       }
       try {
         ckpt_db->exec("PRAGMA wal_checkpoint(PASSIVE)");
-        checkpoints.fetch_add(1, std::memory_order_relaxed);
       } catch (...) {
         // A failed checkpoint is asked for again after the next commits; it loses nothing.
       }
