@@ -1,7 +1,8 @@
 #pragma once
-// Helpers shared by the request_tracker adapter's outbound (request_tracker_adapter.cpp) and
-// inbound (request_tracker_inbound.cpp) halves: settings and payload errors, RT's JSON shapes
-// (references, custom fields, messages), RT's time format. Internal to this folder.
+// Helpers shared by the request_tracker adapter's outbound (request_tracker_adapter.cpp, and the
+// articles in request_tracker_kb.cpp) and inbound (request_tracker_inbound.cpp) halves: settings
+// and payload errors, RT's JSON shapes (references, custom fields, messages), RT's time format.
+// Internal to this folder.
 #include <algorithm>
 #include <charconv>
 #include <exception>
@@ -14,10 +15,17 @@
 #include "closeloop/result.hpp"
 #include "common/http_client.hpp"
 #include "common/retry.hpp"
+#include "common/vendor_util.hpp"
 
 namespace closeloop::adapters::request_tracker::detail {
 
 using nlohmann::json;
+using util::ok;
+using util::parse_or_null;
+using util::string_param;
+
+// An HTTP outcome as an action's outcome (retryable or not, Retry-After), now = the system clock.
+inline action_outcome outcome_of(const result<http::response>& r) { return outcome_from(r, util::system_now()); }
 
 constexpr std::string_view rest_prefix = "/REST/2.0";
 // Canonical field names set_fields may carry (plus idempotency_key, the transaction CF).
