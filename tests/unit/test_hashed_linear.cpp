@@ -165,27 +165,36 @@ TEST_CASE("category: format 2 carries the linear model; unknown versions are ref
 }
 
 TEST_CASE("hashed linear: the SIMD scoring gives the same bits as the scalar loop", "[unit][classify]") {
-  // 37 labels: two full blocks of 16 classes and a tail of 5.
-  std::vector<std::pair<std::string, int>> train;
-  std::mt19937 rng(9);
-  for (int i = 0; i < 37 * 8; ++i) {
-    const int y = i % 37;
-    std::string t = "w" + std::to_string(y) + " x" + std::to_string(y * 7 % 37) + " filler" +
-                    std::to_string(rng() % 5) + " 发" + std::to_string(y % 3);
-    train.emplace_back(t, y);
-  }
-  hashed_linear_settings s;
-  s.epochs = 3;
-  auto m = hashed_linear::train(views(train), 37, s);
-  REQUIRE(m);
-  std::vector<std::string> texts = {"w3 x21 filler1", "unknown words only", "", "发 票 w36", std::string(5000, 'w')};
-  for (const auto& [t, y] : train) texts.push_back(t);
-  for (const auto& t : texts) {
-    std::vector<float> a, b;
-    m->scores(t, a, hashed_linear::scoring::fast);
-    m->scores(t, b, hashed_linear::scoring::reference);
-    REQUIRE(a.size() == 37);
-    REQUIRE(b.size() == 37);
-    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  // 37 labels: two full blocks of 16 classes and a tail of 5 (SSE2: 16 then 4 at a time);
+  // 16, 77 and 128 (AVX-512: 1, 5 and 8 registers of 16 classes) and 129 (beyond them: SSE2).
+  for (const int n_labels : {37, 16, 77, 128, 129}) {
+    CAPTURE(n_labels);
+    std::vector<std::pair<std::string, int>> train;
+    std::mt19937 rng(9);
+    for (int i = 0; i < n_labels * 8; ++i) {
+      const int y = i % n_labels;
+      std::string t = "w" + std::to_string(y) + " x" + std::to_string(y * 7 % n_labels) + " filler" +
+                      std::to_string(rng() % 5) + " 发" + std::to_string(y % 3);
+      train.emplace_back(t, y);
+    }
+    hashed_linear_settings s;
+    s.epochs = 3;
+    auto m = hashed_linear::train(views(train), n_labels, s);
+    REQUIRE(m);
+    std::vector<std::string> texts = {"w3 x21 filler1", "unknown words only", "", "发 票 w36", std::string(5000, 'w')};
+    for (const auto& [t, y] : train) texts.push_back(t);
+    // Reloaded: the packed rows are rebuilt from the file's arrays.
+    auto again = hashed_linear::from_bytes(m->to_bytes());
+    REQUIRE(again);
+    for (const auto& t : texts) {
+      std::vector<float> a, b, c;
+      m->scores(t, a, hashed_linear::scoring::fast);
+      m->scores(t, b, hashed_linear::scoring::reference);
+      again->scores(t, c, hashed_linear::scoring::fast);
+      REQUIRE(a.size() == static_cast<std::size_t>(n_labels));
+      REQUIRE(b.size() == static_cast<std::size_t>(n_labels));
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(c.data(), b.data(), c.size() * sizeof(float)) == 0);
+    }
   }
 }

@@ -64,12 +64,19 @@ class hashed_linear {
   std::vector<float> scale_;          // per kept feature: weight = int8 * scale
   std::vector<std::int8_t> w_;        // keys_.size() x n_labels_
   std::vector<float> bias_;           // n_labels_
-  // Open-addressing index over keys_ (row + 1, 0 = empty), rebuilt on train and load: one or two
-  // probes per feature instead of a binary search.
-  std::vector<std::uint32_t> table_;
+  // Open-addressing index over keys_, rebuilt on train and load: one or two probes per feature
+  // instead of a binary search. A slot holds the key and its row + 1 (0 = empty), so a probe
+  // reads one cache line.
+  std::vector<std::uint64_t> slots_;
   unsigned table_shift_ = 32;
+  // The rows again for prediction, each one block of row_stride_ bytes (a multiple of 32) at a
+  // 64-byte aligned base: its idf, its scale, then its int8 weights padded with zeros to a
+  // multiple of 16 — a feature's data in two cache lines instead of four or five arrays.
+  std::vector<std::uint64_t> packed_;
+  std::size_t row_stride_ = 0;
   void build_index();
   std::size_t find(std::uint32_t key) const;  // row, or SIZE_MAX
+  const unsigned char* packed_row(std::size_t r) const;
 };
 
 }  // namespace closeloop

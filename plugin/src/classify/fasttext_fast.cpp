@@ -23,6 +23,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace closeloop::category_detail {
 namespace {
@@ -177,6 +180,99 @@ bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<f
   return true;
 }
 
+namespace {
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CLOSELOOP_FT_AVX512 1
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* operands); they are fine.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+// The hidden vector and the label scores with AVX-512 for dim <= 64 and nl <= 128: the hidden
+// sum kept in four 16-float registers over the line's rows, then every label's dot product with
+// the scores in registers, the dimensions in order. Per value the same operations in the same
+// order as the SSE2 / scalar loops (one add per row value; one multiply and one add per output
+// value; contraction into fused multiply-add switched off), so the same bits.
+#define CLOSELOOP_FT_TARGET __attribute__((target("avx512f"), optimize("fp-contract=off")))
+template <int B>
+CLOSELOOP_FT_TARGET void scores_avx512(const float* input, const std::int32_t* line, std::size_t n, std::size_t dim,
+                                       const float* output_t, std::size_t nl, float* hidden, float* o) {
+  const __mmask16 all = 0xFFFF;
+  auto tail_mask = [](std::size_t rest) -> __mmask16 {
+    return rest >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << rest) - 1);
+  };
+  const __mmask16 m0 = dim > 0 ? tail_mask(dim) : 0, m1 = dim > 16 ? tail_mask(dim - 16) : 0,
+                  m2 = dim > 32 ? tail_mask(dim - 32) : 0, m3 = dim > 48 ? tail_mask(dim - 48) : 0;
+  __m512 h0 = _mm512_setzero_ps(), h1 = h0, h2 = h0, h3 = h0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* row = input + static_cast<std::size_t>(line[i]) * dim;
+    h0 = _mm512_add_ps(h0, _mm512_maskz_loadu_ps(m0, row));
+    if (m1) h1 = _mm512_add_ps(h1, _mm512_maskz_loadu_ps(m1, row + 16));
+    if (m2) h2 = _mm512_add_ps(h2, _mm512_maskz_loadu_ps(m2, row + 32));
+    if (m3) h3 = _mm512_add_ps(h3, _mm512_maskz_loadu_ps(m3, row + 48));
+  }
+  const __m512 sc = _mm512_set1_ps(static_cast<float>(1.0 / static_cast<double>(n)));
+  _mm512_mask_storeu_ps(hidden, m0, _mm512_mul_ps(h0, sc));
+  if (m1) _mm512_mask_storeu_ps(hidden + 16, m1, _mm512_mul_ps(h1, sc));
+  if (m2) _mm512_mask_storeu_ps(hidden + 32, m2, _mm512_mul_ps(h2, sc));
+  if (m3) _mm512_mask_storeu_ps(hidden + 48, m3, _mm512_mul_ps(h3, sc));
+  const __mmask16 lt = tail_mask(nl - 16 * (B - 1));  // the last block of labels
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (std::size_t j = 0; j < dim; ++j) {
+    const float* r = output_t + j * nl;
+    const __m512 hv = _mm512_set1_ps(hidden[j]);
+#define CLOSELOOP_FT_STEP(a, b) \
+  if constexpr (B > (b)) a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_maskz_loadu_ps((b) == B - 1 ? lt : all, r + 16 * (b)), hv));
+    CLOSELOOP_FT_STEP(a0, 0)
+    CLOSELOOP_FT_STEP(a1, 1)
+    CLOSELOOP_FT_STEP(a2, 2)
+    CLOSELOOP_FT_STEP(a3, 3)
+    CLOSELOOP_FT_STEP(a4, 4)
+    CLOSELOOP_FT_STEP(a5, 5)
+    CLOSELOOP_FT_STEP(a6, 6)
+    CLOSELOOP_FT_STEP(a7, 7)
+#undef CLOSELOOP_FT_STEP
+  }
+#define CLOSELOOP_FT_STORE(a, b) \
+  if constexpr (B > (b)) _mm512_mask_storeu_ps(o + 16 * (b), (b) == B - 1 ? lt : all, a);
+  CLOSELOOP_FT_STORE(a0, 0)
+  CLOSELOOP_FT_STORE(a1, 1)
+  CLOSELOOP_FT_STORE(a2, 2)
+  CLOSELOOP_FT_STORE(a3, 3)
+  CLOSELOOP_FT_STORE(a4, 4)
+  CLOSELOOP_FT_STORE(a5, 5)
+  CLOSELOOP_FT_STORE(a6, 6)
+  CLOSELOOP_FT_STORE(a7, 7)
+#undef CLOSELOOP_FT_STORE
+}
+#undef CLOSELOOP_FT_TARGET
+
+// False when the sizes are outside what scores_avx512 handles (or the CPU lacks AVX-512).
+bool scores_wide(const float* input, const std::int32_t* line, std::size_t n, std::size_t dim, const float* output_t,
+                 std::size_t nl, float* hidden, float* o) {
+  if (!have_avx512() || dim == 0 || dim > 64 || nl == 0 || n == 0) return false;
+  switch ((nl + 15) / 16) {
+    case 1: scores_avx512<1>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 2: scores_avx512<2>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 3: scores_avx512<3>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 4: scores_avx512<4>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 5: scores_avx512<5>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 6: scores_avx512<6>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 7: scores_avx512<7>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    case 8: scores_avx512<8>(input, line, n, dim, output_t, nl, hidden, o); return true;
+    default: return false;
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+}  // namespace
+
 bool fasttext_fast::softmax(std::string_view normalized, std::vector<float>& out) const {
   thread_local std::vector<std::int32_t> line;
   thread_local std::vector<float> hidden;
@@ -184,34 +280,42 @@ bool fasttext_fast::softmax(std::string_view normalized, std::vector<float>& out
   if (line.empty()) return false;
   const auto dim = static_cast<std::size_t>(this->dim);
   const auto nl = static_cast<std::size_t>(nlabels);
-  hidden.assign(dim, 0.0f);
-  for (const std::int32_t id : line) {
+  for (const std::int32_t id : line)
     if (id < 0 || static_cast<std::size_t>(id) >= nrows) return false;
-    const float* row = input + static_cast<std::size_t>(id) * dim;
-    float* hd = hidden.data();
-    std::size_t j = 0;
-#if defined(__SSE2__)
-    for (; j + 4 <= dim; j += 4) _mm_storeu_ps(hd + j, _mm_add_ps(_mm_loadu_ps(hd + j), _mm_loadu_ps(row + j)));
-#endif
-    for (; j < dim; ++j) hd[j] += row[j];
-  }
-  const float scale = static_cast<float>(1.0 / static_cast<double>(line.size()));
-  for (std::size_t j = 0; j < dim; ++j) hidden[j] *= scale;
+  hidden.assign(dim, 0.0f);
   out.assign(nl, 0.0f);
   float* o = out.data();
-  std::size_t i0 = 0;
-#if defined(__SSE2__)
-  for (; i0 + 4 <= nl; i0 += 4) {
-    __m128 acc = _mm_setzero_ps();
-    for (std::size_t j = 0; j < dim; ++j)
-      acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(&output_t[j * nl + i0]), _mm_set1_ps(hidden[j])));
-    _mm_storeu_ps(o + i0, acc);
-  }
+#if defined(CLOSELOOP_FT_AVX512)
+  const bool wide = scores_wide(input, line.data(), line.size(), dim, output_t.data(), nl, hidden.data(), o);
+#else
+  const bool wide = false;
 #endif
-  for (std::size_t i = i0; i < nl; ++i) {
-    float acc = 0.0f;
-    for (std::size_t j = 0; j < dim; ++j) acc += output_t[j * nl + i] * hidden[j];
-    o[i] = acc;
+  if (!wide) {
+    for (const std::int32_t id : line) {
+      const float* row = input + static_cast<std::size_t>(id) * dim;
+      float* hd = hidden.data();
+      std::size_t j = 0;
+#if defined(__SSE2__)
+      for (; j + 4 <= dim; j += 4) _mm_storeu_ps(hd + j, _mm_add_ps(_mm_loadu_ps(hd + j), _mm_loadu_ps(row + j)));
+#endif
+      for (; j < dim; ++j) hd[j] += row[j];
+    }
+    const float scale = static_cast<float>(1.0 / static_cast<double>(line.size()));
+    for (std::size_t j = 0; j < dim; ++j) hidden[j] *= scale;
+    std::size_t i0 = 0;
+#if defined(__SSE2__)
+    for (; i0 + 4 <= nl; i0 += 4) {
+      __m128 acc = _mm_setzero_ps();
+      for (std::size_t j = 0; j < dim; ++j)
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(&output_t[j * nl + i0]), _mm_set1_ps(hidden[j])));
+      _mm_storeu_ps(o + i0, acc);
+    }
+#endif
+    for (std::size_t i = i0; i < nl; ++i) {
+      float acc = 0.0f;
+      for (std::size_t j = 0; j < dim; ++j) acc += output_t[j * nl + i] * hidden[j];
+      o[i] = acc;
+    }
   }
   float mx = o[0], z = 0.0f;
   for (std::size_t i = 0; i < nl; ++i) mx = std::max(o[i], mx);

@@ -14,6 +14,9 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace closeloop {
 
@@ -322,22 +325,38 @@ void hashed_linear::build_index() {
     size <<= 1;
     ++bits;
   }
-  table_.assign(size, 0);
+  slots_.assign(size, 0);
   table_shift_ = 32 - bits;
   for (std::size_t r = 0; r < keys_.size(); ++r) {
     std::size_t slot = (keys_[r] * 2654435769u) >> table_shift_;
-    while (table_[slot] != 0) slot = (slot + 1) & (size - 1);
-    table_[slot] = static_cast<std::uint32_t>(r + 1);
+    while (slots_[slot] != 0) slot = (slot + 1) & (size - 1);
+    slots_[slot] = keys_[r] | (static_cast<std::uint64_t>(r + 1) << 32);
+  }
+  // The packed rows: idf, scale, weights (zero-padded), rows 64-byte aligned in groups.
+  const auto K = static_cast<std::size_t>(n_labels_);
+  const std::size_t padded_k = (K + 15) / 16 * 16;
+  row_stride_ = (8 + padded_k + 31) / 32 * 32;
+  packed_.assign((keys_.size() * row_stride_ + 64) / 8 + 1, 0);
+  for (std::size_t r = 0; r < keys_.size(); ++r) {
+    auto* row = const_cast<unsigned char*>(packed_row(r));
+    std::memcpy(row, &idf_[r], 4);
+    std::memcpy(row + 4, &scale_[r], 4);
+    if (K) std::memcpy(row + 8, &w_[r * K], K);
   }
 }
 
+const unsigned char* hashed_linear::packed_row(std::size_t r) const {
+  const auto base = reinterpret_cast<std::uintptr_t>(packed_.data());
+  return reinterpret_cast<const unsigned char*>((base + 63) & ~std::uintptr_t{63}) + r * row_stride_;
+}
+
 std::size_t hashed_linear::find(std::uint32_t key) const {
-  if (table_.empty()) return SIZE_MAX;
-  const std::size_t mask = table_.size() - 1;
+  if (slots_.empty()) return SIZE_MAX;
+  const std::size_t mask = slots_.size() - 1;
   for (std::size_t slot = (key * 2654435769u) >> table_shift_;; slot = (slot + 1) & mask) {
-    const std::uint32_t r = table_[slot];
-    if (r == 0) return SIZE_MAX;
-    if (keys_[r - 1] == key) return r - 1;
+    const std::uint64_t e = slots_[slot];
+    if (e == 0) return SIZE_MAX;
+    if (static_cast<std::uint32_t>(e) == key) return static_cast<std::size_t>(e >> 32) - 1;
   }
 }
 
@@ -381,6 +400,86 @@ void add_row_sse2(float* out, const std::int8_t* w, float g, std::size_t K) {
 }
 #endif
 
+// A known feature's packed row and its factor (value x the row's scale).
+struct known_row {
+  const unsigned char* row;
+  float g;
+};
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CLOSELOOP_HLIN_AVX512 1
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* as a "maybe uninitialized"
+// operand of the conversions); the intrinsics are fine.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// All rows of a text added with the class scores kept in up to eight 16-float registers (K <=
+// 128) instead of loading and storing them for every row. Per class it is the scalar loop's
+// arithmetic in the same order — int8 -> float, one multiply, one add, no fused multiply-add
+// (AVX-512 has fused multiply-add: contraction is switched off for this function; the unit test
+// and the bench compare the bits) — so the same bits. Rows are packed rows
+// (packed_row: the weights at +8, zero-padded to a multiple of 16), so every load is whole.
+template <int B>
+__attribute__((target("avx512f,avx512bw,avx512vl"), optimize("fp-contract=off"))) void add_rows_avx512(float* out, const known_row* rows,
+                                                                            std::size_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char* w = rows[i].row + 8;
+    if (i + 4 < n) {
+      _mm_prefetch(reinterpret_cast<const char*>(rows[i + 4].row), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(rows[i + 4].row) + 64, _MM_HINT_T0);
+    }
+    const __m512 g = _mm512_set1_ps(rows[i].g);
+// (A macro, not a lambda: a lambda would not inherit the function's target.)
+#define CLOSELOOP_HLIN_STEP(a, b)                                                          \
+  if constexpr (B > (b)) {                                                                \
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16 * (b)));   \
+    a = _mm512_add_ps(a, _mm512_mul_ps(g, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x)))); \
+  }
+    CLOSELOOP_HLIN_STEP(a0, 0)
+    CLOSELOOP_HLIN_STEP(a1, 1)
+    CLOSELOOP_HLIN_STEP(a2, 2)
+    CLOSELOOP_HLIN_STEP(a3, 3)
+    CLOSELOOP_HLIN_STEP(a4, 4)
+    CLOSELOOP_HLIN_STEP(a5, 5)
+    CLOSELOOP_HLIN_STEP(a6, 6)
+    CLOSELOOP_HLIN_STEP(a7, 7)
+#undef CLOSELOOP_HLIN_STEP
+  }
+  // out has room for B * 16 floats.
+  if constexpr (B > 0) _mm512_storeu_ps(out, a0);
+  if constexpr (B > 1) _mm512_storeu_ps(out + 16, a1);
+  if constexpr (B > 2) _mm512_storeu_ps(out + 32, a2);
+  if constexpr (B > 3) _mm512_storeu_ps(out + 48, a3);
+  if constexpr (B > 4) _mm512_storeu_ps(out + 64, a4);
+  if constexpr (B > 5) _mm512_storeu_ps(out + 80, a5);
+  if constexpr (B > 6) _mm512_storeu_ps(out + 96, a6);
+  if constexpr (B > 7) _mm512_storeu_ps(out + 112, a7);
+}
+
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  return yes;
+}
+
+// Adds the rows into out (size >= 16 * ceil(K / 16), zeroed); false when K is too large.
+bool add_rows_wide(float* out, const known_row* rows, std::size_t n, std::size_t K) {
+  if (!have_avx512()) return false;
+  switch ((K + 15) / 16) {
+    case 1: add_rows_avx512<1>(out, rows, n); return true;
+    case 2: add_rows_avx512<2>(out, rows, n); return true;
+    case 3: add_rows_avx512<3>(out, rows, n); return true;
+    case 4: add_rows_avx512<4>(out, rows, n); return true;
+    case 5: add_rows_avx512<5>(out, rows, n); return true;
+    case 6: add_rows_avx512<6>(out, rows, n); return true;
+    case 7: add_rows_avx512<7>(out, rows, n); return true;
+    case 8: add_rows_avx512<8>(out, rows, n); return true;
+    default: return false;
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 // std::log1p of a feature's count. Counts are small whole numbers, so the first ones come from a
 // table filled by the same library call at run time. (Filled from constants the compiler would
 // fold the calls with correctly rounded values, which are not always glibc's: the index goes
@@ -409,51 +508,66 @@ void hashed_linear::scores(std::string_view normalized, std::vector<float>& out,
   if (normalized.empty() || K == 0) return;
   thread_local std::vector<std::pair<std::uint32_t, float>> f;
   hashed_features(normalized, s_, f);
-#if defined(__SSE2__)
-  const bool simd = how == scoring::fast;
-#else
-  const bool simd = false;
-#endif
-  // Rows first (their table slots and weight rows fetched ahead: the weights are ~1 MB and
-  // each text touches ~100 scattered rows), then the sums in feature order as before.
   thread_local std::vector<std::size_t> rows;
   rows.resize(f.size());
 #if defined(__SSE2__)
-  if (simd && !table_.empty())
-    for (const auto& [h, c] : f)
-      _mm_prefetch(reinterpret_cast<const char*>(&table_[(h * 2654435769u) >> table_shift_]), _MM_HINT_T0);
-#endif
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    rows[i] = find(f[i].first);
-#if defined(__SSE2__)
-    if (simd && rows[i] != SIZE_MAX) {
-      const char* w = reinterpret_cast<const char*>(&w_[rows[i] * K]);
-      _mm_prefetch(w, _MM_HINT_T0);
-      if (K > 64) _mm_prefetch(w + 64, _MM_HINT_T0);
-      if (K > 128) _mm_prefetch(w + 128, _MM_HINT_T0);
+  if (how == scoring::fast) {
+    // Rows first (their slots and packed rows fetched ahead: the model is ~1 MB and each text
+    // touches ~100 scattered rows), then the norm in feature order as the reference does, then
+    // the known rows' sums in feature order.
+    thread_local std::vector<known_row> known;
+    known.clear();
+    if (!slots_.empty())
+      for (const auto& [h, c] : f)
+        _mm_prefetch(reinterpret_cast<const char*>(&slots_[(h * 2654435769u) >> table_shift_]), _MM_HINT_T0);
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      rows[i] = find(f[i].first);
+      if (rows[i] != SIZE_MAX && i >= 8) {
+        // The first rows are read right away; later ones are prefetched by the sum loop too.
+        const char* p = reinterpret_cast<const char*>(packed_row(rows[i]));
+        _mm_prefetch(p, _MM_HINT_T0);
+        if (row_stride_ > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
+      }
+    }
+    double norm = 0;
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      const std::size_t r = rows[i];
+      const unsigned char* row = r != SIZE_MAX ? packed_row(r) : nullptr;
+      float idf = default_idf_, scale = 0;
+      if (row) {
+        std::memcpy(&idf, row, 4);
+        std::memcpy(&scale, row + 4, 4);
+      }
+      const float v = log1p_count(f[i].second) * idf;
+      norm += static_cast<double>(v) * v;
+      if (row) known.push_back({row, v * scale});
+    }
+    const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+#if defined(CLOSELOOP_HLIN_AVX512)
+    thread_local std::vector<float> wide;
+    wide.assign((K + 15) / 16 * 16, 0.0f);
+    if (add_rows_wide(wide.data(), known.data(), known.size(), K)) {
+      for (std::size_t k = 0; k < K; ++k) out[k] = wide[k] * inv + bias_[k];
+      return;
     }
 #endif
+    for (const auto& [row, g] : known) add_row_sse2(out.data(), reinterpret_cast<const std::int8_t*>(row + 8), g, K);
+    for (std::size_t k = 0; k < K; ++k) out[k] = out[k] * inv + bias_[k];
+    return;
   }
+#endif
+  // The reference: the straightforward scalar loop over the model's own arrays.
   double norm = 0;
   for (std::size_t i = 0; i < f.size(); ++i) {
     const float c = f[i].second;
-    const std::size_t found = rows[i];
+    const std::size_t found = find(f[i].first);
     const bool known = found != SIZE_MAX;
     const std::size_t r = known ? found : 0;
-    const float v = (simd ? log1p_count(c) : std::log1p(c)) * (known ? idf_[r] : default_idf_);
+    const float v = std::log1p(c) * (known ? idf_[r] : default_idf_);
     norm += static_cast<double>(v) * v;
     if (!known) continue;
-    const float g = v * scale_[r];
-    const std::int8_t* w = &w_[r * K];
-#if defined(__SSE2__)
-    if (simd) {
-      add_row_sse2(out.data(), w, g, K);
-      continue;
-    }
-#endif
-    add_row_scalar(out.data(), w, g, K);
+    add_row_scalar(out.data(), &w_[r * K], v * scale_[r], K);
   }
-  (void)simd;
   const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
   for (std::size_t k = 0; k < K; ++k) out[k] = out[k] * inv + bias_[k];
 }
