@@ -42,6 +42,14 @@ struct fasttext_fast {
   std::size_t nrows = 0;
   std::vector<float> output_t;                              // output matrix transposed: dim x nlabels
   std::uint64_t generation = 0;  // tells this model's per-thread token cache from another's
+  // Dictionary::addWordNgrams without its unordered_map: the bucket count, the word count, the
+  // pruned index's size (-1: not pruned) and the pruned index as an open-addressing table of
+  // (hashed id, row) pairs, key -1 = empty.
+  std::int64_t bucket = 0, pruned = -1;
+  std::int32_t nwords = 0;
+  std::vector<std::pair<std::int32_t, std::int32_t>> prune_table;
+  unsigned prune_shift = 32;
+  void add_word_ngrams(std::vector<std::int32_t>& line, const std::vector<std::int32_t>& hashes) const;
 
   // The ids fastText's Dictionary::getLine gives for `normalized` + "\n".
   void words(std::string_view normalized, std::vector<std::int32_t>& line) const;

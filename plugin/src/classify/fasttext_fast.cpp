@@ -30,12 +30,12 @@
 namespace closeloop::category_detail {
 namespace {
 
-// Dictionary::addWordNgrams and pruneidx_size_ are protected; a pointer to member formed
+// Dictionary::pruneidx_size_ and pruneidx_ are protected; a pointer to member formed
 // through a derived class reaches them on any Dictionary without copying it.
 struct dictionary_access : fasttext::Dictionary {
   using fasttext::Dictionary::Dictionary;
-  static constexpr auto add_word_ngrams = &dictionary_access::addWordNgrams;
   static constexpr auto pruned_size = &dictionary_access::pruneidx_size_;
+  static constexpr auto pruned_index = &dictionary_access::pruneidx_;
 };
 
 std::atomic<std::uint64_t> next_generation{1};
@@ -59,6 +59,26 @@ std::shared_ptr<const fasttext_fast> prepare_fasttext_fast(fasttext::FastText& f
   f->nlabels = f->dict->nlabels();
   f->word_ngrams = args.wordNgrams;
   f->maxn = args.maxn;
+  f->bucket = args.bucket;
+  f->nwords = f->dict->nwords();
+  f->pruned = (*f->dict).*dictionary_access::pruned_size;
+  if (f->pruned > 0) {
+    const auto& index = (*f->dict).*dictionary_access::pruned_index;
+    std::size_t size = 16;
+    unsigned bits = 4;
+    while (size < index.size() * 2) {
+      size <<= 1;
+      ++bits;
+    }
+    f->prune_shift = 32 - bits;
+    f->prune_table.assign(size, {-1, 0});
+    for (const auto& [from, to] : index) {
+      if (from < 0) return nullptr;  // fastText never stores one; the table's empty mark
+      std::size_t slot = (static_cast<std::uint32_t>(from) * 2654435769u) >> f->prune_shift;
+      while (f->prune_table[slot].first != -1) slot = (slot + 1) & (size - 1);
+      f->prune_table[slot] = {from, to};
+    }
+  }
   if (f->dim <= 0 || f->nlabels <= 0) return nullptr;
   const auto dim = static_cast<std::size_t>(f->dim);
   const auto nl = static_cast<std::size_t>(f->nlabels);
@@ -171,7 +191,36 @@ void fasttext_fast::words(std::string_view normalized, std::vector<std::int32_t>
     i = j;
   }
   if (!ended) add(eos);
-  (d.*dictionary_access::add_word_ngrams)(line, hashes, word_ngrams);
+  add_word_ngrams(line, hashes);
+}
+
+// Dictionary::addWordNgrams and pushHash (fastText 0.9.2) with the same integer arithmetic: the
+// hash starts from the int32 sign-extended to 64 bits, each next word's hash is added the same
+// way, the id is the hash modulo the bucket count; a pruned model keeps only the ids in its
+// index (mapped), an unpruned one all of them, after the words.
+void fasttext_fast::add_word_ngrams(std::vector<std::int32_t>& line, const std::vector<std::int32_t>& hashes) const {
+  if (bucket <= 0) return;  // fastText would divide by zero; such a model has no word n-grams
+  const std::size_t n = hashes.size();
+  const auto wn = static_cast<std::size_t>(std::max(word_ngrams, 0));
+  const std::size_t mask = prune_table.size() - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t h = static_cast<std::uint64_t>(static_cast<std::int64_t>(hashes[i]));
+    for (std::size_t j = i + 1; j < n && j < i + wn; ++j) {
+      h = h * 116049371 + static_cast<std::uint64_t>(static_cast<std::int64_t>(hashes[j]));
+      auto id = static_cast<std::int32_t>(h % static_cast<std::uint64_t>(bucket));
+      if (pruned == 0 || id < 0) continue;
+      if (pruned > 0) {
+        std::size_t slot = (static_cast<std::uint32_t>(id) * 2654435769u) >> prune_shift;
+        for (;; slot = (slot + 1) & mask) {
+          const auto& e = prune_table[slot];
+          if (e.first == id || e.first == -1) break;
+        }
+        if (prune_table[slot].first == -1) continue;
+        id = prune_table[slot].second;
+      }
+      line.push_back(nwords + id);
+    }
+  }
 }
 
 bool fasttext_fast::log_probabilities(std::string_view normalized, std::vector<float>& out) const {

@@ -109,16 +109,24 @@ language_guess identify_language(std::string_view text) {
   std::string clean;  // valid UTF-8 for CLD2
   clean.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      // A run of ASCII, copied as it is: letters are Latin, everything else Common (what ICU says).
+      std::size_t j = i;
+      for (; j < text.size() && static_cast<unsigned char>(text[j]) < 0x80; ++j) {
+        const unsigned lc = static_cast<unsigned char>(text[j]) | 0x20u;
+        c.latin += lc >= 'a' && lc <= 'z' ? 1 : 0;
+      }
+      clean.append(text.data() + i, j - i);
+      i = j;
+      continue;
+    }
+    const std::size_t at = i;
     const char32_t cp = utf8::next(text, i);
     if (cp == 0xFFFD) {
       clean += ' ';
       continue;
     }
-    utf8::append(clean, cp);
-    if (cp < 0x80) {  // ASCII: letters are Latin, everything else Common (what ICU says)
-      c.latin += (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z' ? 1 : 0;
-      continue;
-    }
+    clean.append(text.data() + at, i - at);  // valid UTF-8: the same bytes utf8::append would write
     UErrorCode err = U_ZERO_ERROR;
     const UScriptCode sc = uscript_getScript(static_cast<UChar32>(cp), &err);
     if (U_FAILURE(err)) continue;

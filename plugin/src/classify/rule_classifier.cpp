@@ -16,10 +16,12 @@
 namespace closeloop {
 namespace {
 
+// A-Z to a-z, every other byte as it is (what std::tolower does for ASCII in any locale this
+// program runs under, without a call per byte).
 std::string lower_ascii(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c < 0x80 ? std::tolower(c) : c); });
+  for (char& ch : out)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + ('a' - 'A'));
   return out;
 }
 
