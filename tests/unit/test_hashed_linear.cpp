@@ -183,18 +183,21 @@ TEST_CASE("hashed linear: the SIMD scoring gives the same bits as the scalar loo
     REQUIRE(m);
     std::vector<std::string> texts = {"w3 x21 filler1", "unknown words only", "", "发 票 w36", std::string(5000, 'w')};
     for (const auto& [t, y] : train) texts.push_back(t);
-    // Reloaded: the packed rows are rebuilt from the file's arrays.
+    // Reloaded (the packed rows rebuilt from the file's arrays) and a copy (its own rows).
     auto again = hashed_linear::from_bytes(m->to_bytes());
     REQUIRE(again);
+    const hashed_linear copy = *m;
     for (const auto& t : texts) {
-      std::vector<float> a, b, c;
+      std::vector<float> a, b, c, d;
       m->scores(t, a, hashed_linear::scoring::fast);
       m->scores(t, b, hashed_linear::scoring::reference);
       again->scores(t, c, hashed_linear::scoring::fast);
+      copy.scores(t, d, hashed_linear::scoring::fast);
       REQUIRE(a.size() == static_cast<std::size_t>(n_labels));
       REQUIRE(b.size() == static_cast<std::size_t>(n_labels));
       CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(c.data(), b.data(), c.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(d.data(), b.data(), d.size() * sizeof(float)) == 0);
     }
   }
 }

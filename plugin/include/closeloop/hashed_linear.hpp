@@ -69,10 +69,14 @@ class hashed_linear {
   // reads one cache line.
   std::vector<std::uint64_t> slots_;
   unsigned table_shift_ = 32;
-  // The rows again for prediction, each one block of row_stride_ bytes (a multiple of 32) at a
-  // 64-byte aligned base: its idf, its scale, then its int8 weights padded with zeros to a
-  // multiple of 16 — a feature's data in two cache lines instead of four or five arrays.
-  std::vector<std::uint64_t> packed_;
+  // The rows again for prediction, each one block of row_stride_ bytes (a multiple of 32) from a
+  // 64-byte aligned base (over-aligned elements: copies are aligned too): its idf, its scale,
+  // then its int8 weights padded with zeros to a multiple of 16 — a feature's data in two cache
+  // lines instead of four or five arrays.
+  struct alignas(64) cache_line {
+    unsigned char bytes[64];
+  };
+  std::vector<cache_line> packed_;
   std::size_t row_stride_ = 0;
   void build_index();
   std::size_t find(std::uint32_t key) const;  // row, or SIZE_MAX

@@ -336,11 +336,11 @@ void hashed_linear::build_index() {
     while (slots_[slot] != 0) slot = (slot + 1) & (size - 1);
     slots_[slot] = keys_[r] | (static_cast<std::uint64_t>(r + 1) << 32);
   }
-  // The packed rows: idf, scale, weights (zero-padded), rows 64-byte aligned in groups.
+  // The packed rows: idf, scale, weights (zero-padded), from a 64-byte aligned base.
   const auto K = static_cast<std::size_t>(n_labels_);
   const std::size_t padded_k = (K + 15) / 16 * 16;
   row_stride_ = (8 + padded_k + 31) / 32 * 32;
-  packed_.assign((keys_.size() * row_stride_ + 64) / 8 + 1, 0);
+  packed_.assign((keys_.size() * row_stride_ + 63) / 64, cache_line{});
   for (std::size_t r = 0; r < keys_.size(); ++r) {
     auto* row = const_cast<unsigned char*>(packed_row(r));
     std::memcpy(row, &idf_[r], 4);
@@ -350,8 +350,7 @@ void hashed_linear::build_index() {
 }
 
 inline const unsigned char* hashed_linear::packed_row(std::size_t r) const {
-  const auto base = reinterpret_cast<std::uintptr_t>(packed_.data());
-  return reinterpret_cast<const unsigned char*>((base + 63) & ~std::uintptr_t{63}) + r * row_stride_;
+  return reinterpret_cast<const unsigned char*>(packed_.data()) + r * row_stride_;
 }
 
 inline std::size_t hashed_linear::find(std::uint32_t key) const {
