@@ -5,6 +5,7 @@
 #include "migrations.hpp"
 #include "store_impl.hpp"
 #include "survey_rows.hpp"
+#include "wal_batch_vfs.hpp"
 
 namespace closeloop {
 
@@ -266,8 +267,11 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (opts.max_batch < 1) return make_error(errc::invalid_argument, "store: max_batch must be >= 1");
   auto p = std::make_unique<impl>(opts);
   try {
-    p->write_db =
-        std::make_unique<SQLite::Database>(opts.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
+    // With synchronous=FULL the writer's WAL frames go to the kernel in one write per commit
+    // (wal_batch_vfs.hpp); NORMAL commits do not sync, so they keep SQLite's own writes.
+    p->write_db = std::make_unique<SQLite::Database>(opts.path.c_str(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                     k_busy_timeout_ms,
+                                                     opts.synchronous_full ? wal_batch_vfs_name() : nullptr);
     {
       SQLite::Statement q(*p->write_db, "PRAGMA journal_mode = WAL");
       std::string mode = q.executeStep() ? q.getColumn(0).getString() : "";
