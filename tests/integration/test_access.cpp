@@ -291,6 +291,68 @@ TEST_CASE("/metrics: open by default, behind server.metrics_token when set", "[i
   CHECK(call("GET", srv.base_url() + "/healthz", "")->status == 200);
 }
 
+TEST_CASE("/metrics: server.metrics_token as a stored secret ({\"ref\"}, secret import / list, --server)",
+          "[integration][auth][secrets]") {
+  temp_dir dir("metrics-ref");
+  const fs::path key = dir.path() / "key";
+  const fs::path db = dir.path() / "closeloop.db";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), CLOSELOOP_BINARY);
+    return run_command(args, dir.path());
+  };
+  REQUIRE(run({"secret", "keygen", "--out", key.string()}).exit_code() == 0);
+  const std::string token = "scrape-token-stored-0123456789";
+  config_options co;
+  co.extra_server = {{"metrics_token", token}};
+  json cfg = make_config(co);
+  cfg["store"] = {{"path", db.string()}};
+  cfg["security"] = {{"key_file", key.string()}};
+  const fs::path plain = dir.path() / "plain.json", refs = dir.path() / "refs.json";
+  write_text(plain, cfg.dump(2));
+
+  auto doc = run({"doctor", "--config", plain.string(), "--offline"});
+  CHECK_THAT(doc.out, Contains("secret written in clear in the config at /server/metrics_token"));
+  auto imp = run({"secret", "import", "--config", plain.string(), "--out", refs.string()});
+  INFO(imp.all());
+  REQUIRE(imp.exit_code() == 0);
+  CHECK_THAT(imp.out, Contains("/server/metrics_token  ->  {\"ref\": \"server.metrics_token\"}"));
+  const json with_refs = json::parse(read_text(refs));
+  CHECK(with_refs["server"]["metrics_token"] == json{{"ref", "server.metrics_token"}});
+  CHECK(read_text(refs).find(token) == std::string::npos);
+  auto listed = run({"secret", "list", "--config", refs.string()});
+  CHECK_THAT(listed.out, Contains("(server)\t-\tserver.metrics_token\t"));
+  auto ok_doctor = run({"doctor", "--config", refs.string(), "--offline"});
+  INFO(ok_doctor.all());
+  CHECK_THAT(ok_doctor.out, Contains("stored secret(s) the config refers to open"));
+  CHECK(ok_doctor.out.find("/server/metrics_token") == std::string::npos);
+
+  // `secret set` names where a value goes: a tenant, or --server (not both, no --host without a tenant).
+  auto nowhere = run({"secret", "set", "--config", refs.string(), "--name", "x"});
+  CHECK(nowhere.exit_code() == 2);
+  CHECK_THAT(nowhere.err, Contains("--tenant ID or --server"));
+  CHECK(run({"secret", "set", "--config", refs.string(), "--server", "--tenant", "acme", "--name", "x"}).exit_code() != 0);
+  CHECK(run({"secret", "set", "--config", refs.string(), "--server", "--host", "generic", "--name", "x"}).exit_code() != 0);
+
+  {
+    server_process srv(dir, with_refs, db);
+    srv.start();
+    const std::string url = srv.base_url() + "/metrics";
+    CHECK(call("GET", url, "")->status == 401);
+    auto ok = call("GET", url, token);
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK_THAT(ok->body, Contains("closeloop_http_requests_total"));
+  }
+
+  // Deleted from the store: doctor names the reference that no longer opens.
+  auto del = run({"secret", "delete", "--config", refs.string(), "--server", "--name", "server.metrics_token"});
+  INFO(del.all());
+  CHECK(del.exit_code() == 0);
+  auto missing = run({"doctor", "--config", refs.string(), "--offline"});
+  CHECK(missing.exit_code() == 1);
+  CHECK_THAT(missing.out, Contains("/server/metrics_token"));
+}
+
 TEST_CASE("audit log: config load, token changes and the worker's host writes are recorded; verify finds an edited "
           "and a deleted row",
           "[integration][audit][cli]") {

@@ -24,16 +24,20 @@ void add_privacy_commands(CLI::App& app, privacy_commands& c) {
   c.keygen->add_option("--out", c.out, "Key file to create (never overwritten)")->required();
   c.set = secret->add_subcommand("set", "Store a secret read from stdin under tenant, host and name");
   common(c.set);
-  c.set->add_option("--tenant", c.tenant, "Tenant id")->required();
-  c.set->add_option("--host", c.host, "Host id (omit for a tenant-level secret such as policy.survey.link_secret)");
+  auto* set_tenant = c.set->add_option("--tenant", c.tenant, "Tenant id");
+  auto* set_server = c.set->add_flag("--server", c.server_scope, "A server-wide secret (server.metrics_token) instead of a tenant's");
+  set_server->excludes(set_tenant);
+  c.set->add_option("--host", c.host, "Host id (omit for a tenant-level secret such as policy.survey.link_secret)")
+      ->needs(set_tenant);
   c.set->add_option("--name", c.name, "Name the config refers to: {\"ref\": NAME}")->required();
   c.list = secret->add_subcommand("list", "List stored secrets (names and key ids, never values)");
   common(c.list);
   c.list->add_option("--tenant", c.tenant, "Only this tenant");
   c.del = secret->add_subcommand("delete", "Delete a stored secret");
   common(c.del);
-  c.del->add_option("--tenant", c.tenant, "Tenant id")->required();
-  c.del->add_option("--host", c.host, "Host id (omit for a tenant-level secret)");
+  auto* del_tenant = c.del->add_option("--tenant", c.tenant, "Tenant id");
+  c.del->add_flag("--server", c.server_scope, "A server-wide secret instead of a tenant's")->excludes(del_tenant);
+  c.del->add_option("--host", c.host, "Host id (omit for a tenant-level secret)")->needs(del_tenant);
   c.del->add_option("--name", c.name, "Name")->required();
   c.import = secret->add_subcommand("import", "Move the secrets written in clear in the config into the store");
   common(c.import);

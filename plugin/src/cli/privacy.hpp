@@ -21,6 +21,7 @@ class doctor_report;
 struct privacy_commands {
   std::string config_path, db_path, tenant, host, name, out, customer, new_key_file;
   bool force = false;
+  bool server_scope = false;  // secret set/delete --server: a server-wide secret (server.metrics_token)
   CLI::App *keygen = nullptr, *set = nullptr, *list = nullptr, *del = nullptr, *import = nullptr, *rekey = nullptr;
   CLI::App *opt_out = nullptr, *opt_in = nullptr, *exporter = nullptr, *erase = nullptr, *purge = nullptr;
 };

@@ -47,7 +47,16 @@ std::optional<key_ring> ring_or_report(const config& cfg, const char* cmd) {
   return std::move(*ring);
 }
 
-bool known_place(const config& cfg, const std::string& tenant, const std::string& host, const char* cmd) {
+// Where `secret set` stores: a tenant of the config (and one of its hosts), or --server.
+bool known_place(const config& cfg, const privacy_commands& c, const char* cmd) {
+  const std::string& tenant = c.tenant;
+  const std::string& host = c.host;
+  if (c.server_scope) return true;
+  if (tenant.empty()) {
+    std::cerr << "closeloop " << cmd << ": --tenant ID or --server (a server-wide secret such as server.metrics_token)"
+              << " is required\n";
+    return false;
+  }
   const tenant_config* t = cfg.find_tenant(tenant);
   if (!t) {
     std::cerr << "closeloop " << cmd << ": --tenant: \"" << tenant << "\" is not in the config\n";
@@ -85,7 +94,7 @@ int run_keygen(const privacy_commands& c) {
 
 int run_set(const privacy_commands& c) {
   auto o = open_cli_stores(c, "secret set");
-  if (!o || !known_place(o->cfg, c.tenant, c.host, "secret set")) return 2;
+  if (!o || !known_place(o->cfg, c, "secret set")) return 2;
   auto ring = ring_or_report(o->cfg, "secret set");
   if (!ring) return 2;
   if (isatty(STDIN_FILENO)) std::cerr << "value (then Enter and Ctrl-D): " << std::flush;
@@ -101,7 +110,8 @@ int run_set(const privacy_commands& c) {
   }
   audit_cli(*o->audit, c.tenant, "secret.set", (c.host.empty() ? "" : c.host + "/") + c.name,
         {{"key_id", ring->current()->id}});
-  std::cout << "stored secret \"" << c.name << "\" for tenant " << c.tenant << (c.host.empty() ? "" : " host " + c.host)
+  std::cout << "stored secret \"" << c.name << "\" for " << (c.server_scope ? "the server" : "tenant " + c.tenant)
+            << (c.host.empty() ? "" : " host " + c.host)
             << " (key " << ring->current()->id << "); refer to it as {\"ref\": \"" << c.name << "\"}\n";
   return 0;
 }
@@ -116,7 +126,7 @@ int run_list(const privacy_commands& c) {
   }
   std::cout << "tenant\thost\tname\tkey_id\tupdated\n";
   for (const auto& e : *rows)
-    std::cout << e.tenant << "\t" << (e.host.empty() ? "-" : e.host) << "\t" << e.name << "\t" << e.key_id << "\t"
+    std::cout << (e.tenant.empty() ? "(server)" : e.tenant) << "\t" << (e.host.empty() ? "-" : e.host) << "\t" << e.name << "\t" << e.key_id << "\t"
               << format_rfc3339(e.updated_at) << "\n";
   return 0;
 }
@@ -124,13 +134,18 @@ int run_list(const privacy_commands& c) {
 int run_delete(const privacy_commands& c) {
   auto o = open_cli_stores(c, "secret delete");
   if (!o) return 2;
+  if (c.tenant.empty() && !c.server_scope) {  // (a tenant no longer in the config may still be cleaned up)
+    std::cerr << "closeloop secret delete: --tenant ID or --server is required\n";
+    return 2;
+  }
   auto r = o->secrets->remove(c.tenant, c.host, c.name);
   if (!r) {
     std::cerr << "closeloop secret delete: " << r.err().message << "\n";
     return 1;
   }
   if (!*r) {
-    std::cerr << "closeloop secret delete: no secret \"" << c.name << "\" for tenant " << c.tenant
+    std::cerr << "closeloop secret delete: no secret \"" << c.name << "\" for "
+              << (c.server_scope ? "the server" : "tenant " + c.tenant)
               << (c.host.empty() ? "" : " host " + c.host) << "\n";
     return 1;
   }

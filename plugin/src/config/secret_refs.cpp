@@ -72,6 +72,13 @@ std::string placeholder() {
 }  // namespace
 
 void visit_secret_fields(json& doc, const std::function<void(secret_field&)>& visit) {
+  // The one server-wide secret: the bearer token of /metrics (stored with `secret set --server`).
+  if (auto server = doc.find("server"); server != doc.end() && server->is_object()) {
+    if (auto t = server->find("metrics_token"); t != server->end() && (t->is_string() || t->is_object())) {
+      secret_field f{"/server/metrics_token", "", "", "server.metrics_token", &*t};
+      visit(f);
+    }
+  }
   auto tenants = doc.find("tenants");
   if (tenants == doc.end() || !tenants->is_array()) return;
   for (std::size_t i = 0; i < tenants->size(); ++i) {
@@ -108,9 +115,10 @@ result<void> resolve_secret_refs(config& c, const secret_lookup& lookup) {
     // Never echo a value: the schema's message names the pointer and the rule only.
     return make_error(errc::invalid_config, rebuilt.err().message + " (a value from the secret store)");
   }
-  // Only the tenants change: what the caller set on top of the file (serve's --db, --port)
-  // stays.
+  // Only the tenants and the server's metrics token change: what the caller set on top of the
+  // file (serve's --db, --port) stays.
   c.tenants = std::move(rebuilt->tenants);
+  c.server.metrics_token = std::move(rebuilt->server.metrics_token);
   c.secret_refs.clear();
   return {};
 }
