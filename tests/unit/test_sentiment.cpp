@@ -29,6 +29,27 @@ TEST_CASE("sentiment: Chinese, Simplified and Traditional, with negation", "[uni
   CHECK(score_sentiment("態度很差，很失望", "zh-Hant").label == "negative");
 }
 
+TEST_CASE("sentiment: Chinese service and product words, neutral compounds, contrast", "[unit][sentiment]") {
+  // Words a support ticket or review uses, Simplified and Traditional.
+  CHECK(score_sentiment("客服态度冷漠，一直推诿", "zh-Hans").label == "negative");
+  CHECK(score_sentiment("客服態度冷漠，一直推諉", "zh-Hant").label == "negative");
+  CHECK(score_sentiment("软件老是闪退，登录不了", "zh-Hans").label == "negative");
+  CHECK(score_sentiment("物流神速，包装完好无损", "zh-Hans").label == "positive");
+  CHECK(score_sentiment("工作人员细心又靠谱", "zh-Hans").label == "positive");
+  // A common word holding a one-character entry counts for nothing: 快 in 快递, 卡 in 银行卡,
+  // 好 in 好像 (without the neutral entries these were positive, negative and positive).
+  CHECK(score_sentiment("快递到了", "zh-Hans").label == "neutral");
+  CHECK(score_sentiment("我的银行卡号", "zh-Hans").label == "neutral");
+  auto r = score_sentiment("好像是昨晚的订单", "zh-Hans");
+  CHECK(r.label == "neutral");
+  CHECK(r.cues.empty());
+  // 只是 turns the sentence like 但是: what follows weighs more.
+  CHECK(score_sentiment("东西不错，只是太贵了", "zh-Hans").label == "negative");
+  // Degree words and negators added with the lexicon.
+  CHECK(score_sentiment("相当满意", "zh-Hans").score > score_sentiment("满意", "zh-Hans").score);
+  CHECK(score_sentiment("毫无问题", "zh-Hans").label == "positive");
+}
+
 TEST_CASE("sentiment: bad input gives a bounded answer", "[unit][sentiment]") {
   CHECK(score_sentiment("", "en").label == "neutral");
   CHECK(score_sentiment("\xff\xfe\xfd", "en").label == "neutral");

@@ -73,11 +73,13 @@ const std::unordered_map<std::string_view, double>& english_degree() {
 }
 
 // Chinese negators and degree adverbs (Simplified), matched just before a lexicon word.
-constexpr std::string_view k_zh_negators[] = {"不", "没", "没有", "别", "无", "未", "不是", "不太", "不怎么", "并不"};
+constexpr std::string_view k_zh_negators[] = {"不", "没", "没有", "别", "无", "未", "不是", "不太", "不怎么", "并不",
+                                              "毫无", "从不", "从没", "绝不"};
 constexpr std::pair<std::string_view, double> k_zh_degree[] = {
     {"非常", 1.5}, {"特别", 1.5}, {"十分", 1.5}, {"太", 1.4}, {"超", 1.4}, {"超级", 1.5}, {"很", 1.3}, {"挺", 1.1},
-    {"真", 1.3},   {"好", 1.2},   {"最", 1.5},   {"极", 1.5}, {"有点", 0.7}, {"稍微", 0.6}, {"比较", 0.9}};
-constexpr std::string_view k_zh_contrast[] = {"但是", "但", "可是", "不过", "然而", "就是"};
+    {"真", 1.3},   {"好", 1.2},   {"最", 1.5},   {"极", 1.5}, {"有点", 0.7}, {"稍微", 0.6}, {"比较", 0.9},
+    {"相当", 1.3}, {"蛮", 1.1},   {"格外", 1.4}, {"尤其", 1.3}, {"实在", 1.3}};
+constexpr std::string_view k_zh_contrast[] = {"但是", "但", "可是", "不过", "然而", "就是", "只是"};
 
 // Simplified form of Traditional text, through OpenCC (one converter per process, serialised).
 std::string to_simplified(std::string_view text) {
@@ -207,6 +209,10 @@ double score_chinese(std::string_view text, sentiment_result& r) {
     if (best == 0) {
       const auto c = static_cast<unsigned char>(text[i]);
       i += c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+      continue;
+    }
+    if (valence == 0) {  // a neutral word: it only keeps its characters from matching alone
+      i += best;
       continue;
     }
     double v = valence;
