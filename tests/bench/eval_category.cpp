@@ -14,14 +14,18 @@
 // Prints one human block and one JSON line per dataset. Never asserts on figures.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +34,7 @@
 #include "closeloop/classifier.hpp"
 #include "closeloop/classify_text.hpp"
 #include "closeloop/dataset.hpp"
+#include "closeloop/hashed_linear.hpp"
 #include "closeloop/language.hpp"
 #include "closeloop/sentiment.hpp"
 
@@ -61,6 +66,7 @@ struct settings {
   // use next to the category model, and a file to write every pipeline answer to (JSON lines).
   std::string sentiment_model, urgency_model, pipeline_out;
   std::size_t other_texts = 300;  // Chinese and English sentiment texts added to the pipeline run
+  std::vector<std::string> study;  // banking77: other model families measured instead (study::run)
 };
 
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
@@ -406,11 +412,440 @@ void pipeline(const settings& s, const category_model& m, const std::vector<labe
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// --study NAME (banking77 only): other model families measured next to the shipped hashed linear
+// model, to see whether they make different mistakes (issue 4). Nothing here is shipped. Each
+// candidate is trained on the bench's training part with the shipped protocol: on an inner
+// stratified 15 % hold-out of it (seed 77) the linear model's temperature and the candidate's
+// (lowest log-loss) and the mixing weight (best accuracy, then log-loss; grid 0.05) are picked,
+// then both are trained on the whole training part and measured on the validation texts, alone
+// and mixed with that weight.
+//   svm       one-vs-rest squared-hinge linear SVM (dual coordinate descent, C = 1, bias feature)
+//   knn       cosine k-nearest neighbours (k = 10), votes weighted by similarity
+//   centroid  cosine to each class's mean vector (class prototypes)
+//   mlp       one hidden layer of 128 ReLU units, softmax, SGD (20 epochs, lr 0.2)
+//   softmax   multinomial logistic SGD as the shipped model trains it, float and unpruned, on the
+//             study's features; softmax+trigrams / +skip (word pairs one word apart) / +pairs (all
+//             unordered word pairs of the text) / +dropout (features dropped with p 0.1 per step)
+// All use the shipped model's features (hashed_features: words, word bigrams, char 2-5-grams) as
+// log(1 + count) * idf, L2-normalised, over the features seen in training.
+namespace study {
+
+using sparse = std::vector<std::pair<std::uint32_t, float>>;  // (feature id, value)
+using scores_t = std::vector<std::vector<float>>;
+
+struct options {
+  bool trigrams = false, skip = false, pairs = false;
+  double dropout = 0;
+};
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+std::uint64_t word_hash(std::string_view w) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : w) h = (h ^ c) * 1099511628211ULL;
+  return mix(h);
+}
+
+// The shipped features plus the optional word-combination features (own hash salts).
+sparse raw_features(const std::string& text, const options& o) {
+  sparse f = hashed_features(text, hashed_linear_settings{});
+  if (!o.trigrams && !o.skip && !o.pairs) return f;
+  std::vector<std::uint64_t> u;
+  for (std::size_t p = 0; p < text.size();) {
+    std::size_t e = text.find(' ', p);
+    if (e == std::string::npos) e = text.size();
+    if (e > p) u.push_back(word_hash(std::string_view(text).substr(p, e - p)));
+    p = e + 1;
+  }
+  std::map<std::uint32_t, float> extra;
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    if (o.trigrams && i + 2 < u.size())
+      extra[static_cast<std::uint32_t>(mix(u[i] * 3 + u[i + 1] * 5 + u[i + 2] * 7 + 11))] += 1;
+    if (o.skip && i + 2 < u.size()) extra[static_cast<std::uint32_t>(mix(u[i] * 31 + u[i + 2] * 7 + 12))] += 1;
+    if (o.pairs)
+      for (std::size_t j = i + 1; j < u.size(); ++j)
+        extra[static_cast<std::uint32_t>(mix(std::min(u[i], u[j]) * 41 + std::max(u[i], u[j]) * 3 + 13))] += 1;
+  }
+  for (const auto& [k, c] : extra) f.emplace_back(k, c);
+  return f;
+}
+
+struct featurizer {
+  options o;
+  std::unordered_map<std::uint32_t, std::uint32_t> index;
+  std::vector<float> idf;
+  float default_idf = 1;
+  void fit(const std::vector<std::string>& texts) {
+    std::vector<std::uint32_t> df;
+    for (const auto& t : texts)
+      for (const auto& [k, c] : raw_features(t, o)) {
+        auto [it, fresh] = index.emplace(k, static_cast<std::uint32_t>(df.size()));
+        if (fresh) df.push_back(0);
+        df[it->second]++;
+      }
+    const double n = static_cast<double>(texts.size());
+    idf.resize(df.size());
+    for (std::size_t i = 0; i < df.size(); ++i) idf[i] = static_cast<float>(std::log((n + 1) / (df[i] + 1.0)) + 1.0);
+    default_idf = static_cast<float>(std::log((n + 1) / 2.0) + 1.0);
+  }
+  sparse vec(const std::string& t) const {
+    sparse out;
+    double norm = 0;
+    for (const auto& [k, c] : raw_features(t, o)) {
+      auto it = index.find(k);
+      const float v = std::log1p(c) * (it == index.end() ? default_idf : idf[it->second]);
+      norm += static_cast<double>(v) * v;
+      if (it != index.end()) out.emplace_back(it->second, v);
+    }
+    const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+    for (auto& [k, v] : out) v *= inv;
+    return out;
+  }
+};
+
+void softmax(std::vector<float>& v, float t) {
+  const float mx = *std::max_element(v.begin(), v.end());
+  float sum = 0;
+  for (auto& x : v) sum += (x = std::exp((x - mx) / t));
+  for (auto& x : v) x /= sum;
+}
+
+// out[k] = b[k] + sum over x of v * W[f * K + k]
+std::vector<float> dense_scores(const sparse& x, const std::vector<float>& W, const std::vector<float>& b) {
+  const std::size_t K = b.size();
+  std::vector<float> s(b);
+  for (const auto& [f, v] : x)
+    for (std::size_t k = 0; k < K; ++k) s[k] += v * W[f * K + k];
+  return s;
+}
+
+// One-vs-rest squared hinge, dual coordinate descent (Hsieh et al., ICML 2008), bias feature 1.
+scores_t svm(const std::vector<sparse>& X, const std::vector<int>& y, const std::vector<sparse>& V, std::size_t F,
+             std::size_t K) {
+  const double C = 1.0, D = 1.0 / (2 * C);
+  std::vector<float> W(F * K), b(K);
+  std::vector<double> w(F), alpha(X.size());
+  std::vector<std::size_t> order(X.size());
+  std::mt19937 rng(1);
+  for (std::size_t c = 0; c < K; ++c) {
+    std::fill(w.begin(), w.end(), 0.0);
+    std::fill(alpha.begin(), alpha.end(), 0.0);
+    double wb = 0;
+    std::iota(order.begin(), order.end(), 0);
+    for (int pass = 0; pass < 30; ++pass) {
+      std::shuffle(order.begin(), order.end(), rng);
+      double max_pg = 0;
+      for (auto i : order) {
+        const double yi = y[i] == static_cast<int>(c) ? 1.0 : -1.0;
+        double wx = wb, q = 1 + D;
+        for (const auto& [f, v] : X[i]) {
+          wx += w[f] * v;
+          q += static_cast<double>(v) * v;
+        }
+        const double g = yi * wx - 1 + D * alpha[i];
+        const double pg = alpha[i] == 0 ? std::min(g, 0.0) : g;
+        max_pg = std::max(max_pg, std::fabs(pg));
+        if (pg == 0) continue;
+        const double a = std::max(alpha[i] - g / q, 0.0);
+        const double d = (a - alpha[i]) * yi;
+        alpha[i] = a;
+        for (const auto& [f, v] : X[i]) w[f] += d * v;
+        wb += d;
+      }
+      if (max_pg < 1e-3) break;
+    }
+    for (std::size_t f = 0; f < F; ++f) W[f * K + c] = static_cast<float>(w[f]);
+    b[c] = static_cast<float>(wb);
+  }
+  scores_t out;
+  for (const auto& v : V) out.push_back(dense_scores(v, W, b));
+  return out;
+}
+
+// Multinomial logistic SGD as hashed_linear trains it (lr 4 decaying linearly, L2 1e-5, 10 epochs).
+scores_t softmax_sgd(const std::vector<sparse>& X, const std::vector<int>& y, const std::vector<sparse>& V,
+                     std::size_t F, std::size_t K, double dropout) {
+  std::vector<float> W(F * K), b(K), p(K);
+  const int epochs = 10;
+  const double lr0 = 4, lambda = 1e-5, T = static_cast<double>(epochs) * static_cast<double>(X.size());
+  double wscale = 1, t = 0;
+  std::vector<std::size_t> order(X.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(1);
+  std::bernoulli_distribution keep(1 - dropout);
+  sparse xi;
+  for (int ep = 0; ep < epochs; ++ep) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto i : order) {
+      const double lr = lr0 * std::max(0.02, 1 - t / T);
+      t += 1;
+      xi.clear();
+      for (const auto& [f, x] : X[i])
+        if (dropout == 0 || keep(rng)) xi.emplace_back(f, static_cast<float>(x / (1 - dropout)));
+      for (std::size_t k = 0; k < K; ++k) p[k] = b[k];
+      for (const auto& [f, x] : xi)
+        for (std::size_t k = 0; k < K; ++k) p[k] += x * static_cast<float>(wscale) * W[f * K + k];
+      softmax(p, 1);
+      p[static_cast<std::size_t>(y[i])] -= 1;
+      wscale *= 1 - lr * lambda;
+      const auto step = static_cast<float>(lr / wscale);
+      for (const auto& [f, x] : xi)
+        for (std::size_t k = 0; k < K; ++k) W[f * K + k] -= step * x * p[k];
+      for (std::size_t k = 0; k < K; ++k) b[k] -= static_cast<float>(lr * 0.1) * p[k];
+    }
+  }
+  for (auto& w : W) w *= static_cast<float>(wscale);
+  scores_t out;
+  for (const auto& v : V) out.push_back(dense_scores(v, W, b));
+  return out;
+}
+
+scores_t mlp(const std::vector<sparse>& X, const std::vector<int>& y, const std::vector<sparse>& V, std::size_t F,
+             std::size_t K) {
+  const std::size_t H = 128;
+  const int epochs = 20;
+  const double lr0 = 0.2, T = static_cast<double>(epochs) * static_cast<double>(X.size());
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> W1(F * H), b1(H), W2(H * K), b2(K), h(H), gh(H), p(K);
+  for (auto& w : W1) w = 0.1f * nd(rng);
+  for (auto& w : W2) w = std::sqrt(2.0f / H) * nd(rng);
+  auto forward = [&](const sparse& x) {
+    h = b1;
+    for (const auto& [f, v] : x)
+      for (std::size_t j = 0; j < H; ++j) h[j] += v * W1[f * H + j];
+    p = b2;
+    for (std::size_t j = 0; j < H; ++j) {
+      h[j] = std::max(0.0f, h[j]);
+      if (h[j] > 0)
+        for (std::size_t k = 0; k < K; ++k) p[k] += h[j] * W2[j * K + k];
+    }
+  };
+  std::vector<std::size_t> order(X.size());
+  std::iota(order.begin(), order.end(), 0);
+  double t = 0;
+  for (int ep = 0; ep < epochs; ++ep) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto i : order) {
+      const auto lr = static_cast<float>(lr0 * std::max(0.02, 1 - t / T));
+      t += 1;
+      forward(X[i]);
+      softmax(p, 1);
+      p[static_cast<std::size_t>(y[i])] -= 1;
+      for (std::size_t j = 0; j < H; ++j) {
+        float g = 0;
+        if (h[j] > 0)
+          for (std::size_t k = 0; k < K; ++k) {
+            g += W2[j * K + k] * p[k];
+            W2[j * K + k] -= lr * h[j] * p[k];
+          }
+        gh[j] = g;
+      }
+      for (std::size_t k = 0; k < K; ++k) b2[k] -= lr * p[k];
+      for (const auto& [f, v] : X[i])
+        for (std::size_t j = 0; j < H; ++j) W1[f * H + j] -= lr * v * gh[j];
+      for (std::size_t j = 0; j < H; ++j) b1[j] -= lr * gh[j];
+    }
+  }
+  scores_t out;
+  for (const auto& v : V) {
+    forward(v);
+    out.push_back(p);
+  }
+  return out;
+}
+
+// knn: log of the normalised similarity-weighted votes of the 10 nearest training texts;
+// centroid: cosine to each class's normalised mean vector.
+scores_t neighbours(const std::vector<sparse>& X, const std::vector<int>& y, const std::vector<sparse>& V,
+                    std::size_t F, std::size_t K, bool centroid) {
+  scores_t out;
+  if (centroid) {
+    std::vector<float> C(F * K);
+    for (std::size_t i = 0; i < X.size(); ++i)
+      for (const auto& [f, v] : X[i]) C[f * K + static_cast<std::size_t>(y[i])] += v;
+    std::vector<double> norm(K);
+    for (std::size_t j = 0; j < C.size(); ++j) norm[j % K] += static_cast<double>(C[j]) * C[j];
+    for (std::size_t j = 0; j < C.size(); ++j) C[j] /= static_cast<float>(std::sqrt(norm[j % K]));
+    for (const auto& v : V) out.push_back(dense_scores(v, C, std::vector<float>(K, 0.0f)));
+    return out;
+  }
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> postings(F);
+  for (std::size_t i = 0; i < X.size(); ++i)
+    for (const auto& [f, v] : X[i]) postings[f].emplace_back(static_cast<std::uint32_t>(i), v);
+  std::vector<float> sim(X.size());
+  std::vector<std::size_t> idx(X.size());
+  const std::size_t k_nn = std::min<std::size_t>(10, X.size());
+  for (const auto& v : V) {
+    std::fill(sim.begin(), sim.end(), 0.0f);
+    for (const auto& [f, x] : v)
+      for (const auto& [i, u] : postings[f]) sim[i] += x * u;
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k_nn), idx.end(),
+                      [&](std::size_t a, std::size_t b) { return sim[a] > sim[b] || (sim[a] == sim[b] && a < b); });
+    std::vector<float> votes(K, 0.0f);
+    for (std::size_t q = 0; q < k_nn; ++q) votes[static_cast<std::size_t>(y[idx[q]])] += sim[idx[q]];
+    float sum = 0;
+    for (auto x : votes) sum += x;
+    for (auto& x : votes) x = std::log(std::max(1e-6f, sum > 0 ? x / sum : 1.0f / static_cast<float>(K)));
+    out.push_back(std::move(votes));
+  }
+  return out;
+}
+
+// Candidate `name`'s scores (softmax(scores / T) are its probabilities) for `eval`, trained on `train`.
+scores_t candidate(const std::string& name, const std::vector<std::string>& train, const std::vector<int>& y,
+                   const std::vector<std::string>& eval, std::size_t K) {
+  featurizer fz;
+  fz.o.trigrams = name == "softmax+trigrams";
+  fz.o.skip = name == "softmax+skip";
+  fz.o.pairs = name == "softmax+pairs";
+  fz.fit(train);
+  std::vector<sparse> X, V;
+  for (const auto& t : train) X.push_back(fz.vec(t));
+  for (const auto& t : eval) V.push_back(fz.vec(t));
+  const std::size_t F = fz.idf.size();
+  if (name == "svm") return svm(X, y, V, F, K);
+  if (name == "knn" || name == "centroid") return neighbours(X, y, V, F, K, name == "centroid");
+  if (name == "mlp") return mlp(X, y, V, F, K);
+  return softmax_sgd(X, y, V, F, K, name == "softmax+dropout" ? 0.1 : 0.0);
+}
+
+bool known(const std::string& name) {
+  for (const char* n : {"svm", "knn", "centroid", "mlp", "softmax", "softmax+trigrams", "softmax+skip", "softmax+pairs",
+                        "softmax+dropout"})
+    if (name == n) return true;
+  return false;
+}
+
+// The shipped hashed linear model's scores for `eval`, trained on `train`.
+scores_t linear(const std::vector<std::string>& train, const std::vector<int>& y, const std::vector<std::string>& eval,
+                std::size_t K) {
+  std::vector<std::pair<std::string_view, int>> rows;
+  for (std::size_t i = 0; i < train.size(); ++i) rows.emplace_back(train[i], y[i]);
+  auto m = hashed_linear::train(rows, static_cast<int>(K), hashed_linear_settings{});
+  if (!m) die(m.err().message);
+  scores_t out(eval.size());
+  for (std::size_t j = 0; j < eval.size(); ++j) m->scores(eval[j], out[j]);
+  return out;
+}
+
+// The temperature with the lowest log-loss; the scores become those probabilities.
+float calibrate(scores_t& s, const std::vector<int>& y) {
+  float best_t = 1;
+  double best = 1e300;
+  for (float t : {0.02f, 0.05f, 0.1f, 0.2f, 0.35f, 0.5f, 0.7f, 1.0f, 1.4f, 2.0f}) {
+    double nll = 0;
+    for (std::size_t j = 0; j < s.size(); ++j) {
+      auto p = s[j];
+      softmax(p, t);
+      nll -= std::log(std::max(1e-9f, p[static_cast<std::size_t>(y[j])]));
+    }
+    if (nll < best) best = nll, best_t = t;
+  }
+  for (auto& v : s) softmax(v, best_t);
+  return best_t;
+}
+
+void apply(scores_t& s, float t) {
+  for (auto& v : s) softmax(v, t);
+}
+
+// Accuracy of (1 - w) * a + w * b and its log-loss.
+std::pair<double, double> mixed(const scores_t& a, const scores_t& b, const std::vector<int>& y, float w) {
+  std::size_t right = 0;
+  double nll = 0;
+  for (std::size_t j = 0; j < a.size(); ++j) {
+    std::size_t best = 0;
+    float bp = -1;
+    for (std::size_t c = 0; c < a[j].size(); ++c) {
+      const float v = (1 - w) * a[j][c] + w * b[j][c];
+      if (v > bp) bp = v, best = c;
+    }
+    right += best == static_cast<std::size_t>(y[j]) ? 1 : 0;
+    const auto g = static_cast<std::size_t>(y[j]);
+    nll -= std::log(std::max(1e-9f, (1 - w) * a[j][g] + w * b[j][g]));
+  }
+  return {static_cast<double>(right) / static_cast<double>(a.size()), nll};
+}
+
+void run(const std::string& name, const std::vector<labelled_text>& tr, const std::vector<labelled_text>& va,
+         json& out) {
+  std::map<std::string, int> label_index;
+  for (const auto& r : tr) label_index.emplace(r.label, 0);
+  int next = 0;
+  for (auto& [l, i] : label_index) i = next++;
+  const auto K = static_cast<std::size_t>(next);
+  std::vector<std::string> train, val, inner, held;
+  std::vector<int> ty, vy, iy, hy;
+  for (const auto& r : tr) {
+    auto n = normalize_for_category(r.text);
+    if (n.empty()) continue;
+    train.push_back(std::move(n));
+    ty.push_back(label_index[r.label]);
+  }
+  for (const auto& r : va) {
+    auto it = label_index.find(r.label);
+    if (it == label_index.end()) continue;
+    val.push_back(normalize_for_category(r.text));
+    vy.push_back(it->second);
+  }
+  std::map<int, std::vector<std::size_t>> by;
+  for (std::size_t i = 0; i < ty.size(); ++i) by[ty[i]].push_back(i);
+  std::mt19937 rng(77);
+  for (auto& [l, idx] : by) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    const auto k = static_cast<std::size_t>(0.15 * static_cast<double>(idx.size()) + 0.5);
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      (j < k ? held : inner).push_back(train[idx[j]]);
+      (j < k ? hy : iy).push_back(ty[idx[j]]);
+    }
+  }
+  auto hl = linear(inner, iy, held, K);
+  auto hc = candidate(name, inner, iy, held, K);
+  const float tl = calibrate(hl, hy), tc = calibrate(hc, hy);
+  float w = 0;
+  std::pair<double, double> best{-1, 0};
+  for (int k = 0; k <= 20; ++k) {
+    auto r = mixed(hl, hc, hy, static_cast<float>(k) / 20.0f);
+    if (r.first > best.first || (r.first == best.first && r.second < best.second)) best = r, w = k / 20.0f;
+  }
+  auto vl = linear(train, ty, val, K);
+  auto t0 = clock_type::now();
+  auto vc = candidate(name, train, ty, val, K);
+  const double secs = since(t0);
+  apply(vl, tl);
+  apply(vc, tc);
+  const double base = mixed(vl, vc, vy, 0).first, alone = mixed(vl, vc, vy, 1).first, mix = mixed(vl, vc, vy, w).first;
+  std::printf(
+      "  study %-16s inner hold-out (%zu): linear %.4f, mixed %.4f (candidate T %.2f, weight %.2f); "
+      "validation (%zu): linear %.4f, candidate alone %.4f, mixed %.4f (%+.1f points); candidate trained and "
+      "scored in %.1f s\n",
+      name.c_str(), held.size(), mixed(hl, hc, hy, 0).first, best.first, tc, w, val.size(), base, alone, mix,
+      100 * (mix - base), secs);
+  out["study"][name] = {{"linear", base}, {"alone", alone},    {"mixed", mix},
+                        {"weight", w},    {"temperature", tc}, {"seconds", secs}};
+}
+
+}  // namespace study
+
 void run_banking77(const settings& s) {
   std::printf("banking77 (train.csv, stratified hold-out %.0f %%, seed 7)\n", 100 * s.val_share);
   auto d = load(s.datasets + "/intent/banking77/train.csv", {"category"}, s.max_rows);
   auto [tr, va] = split(d.rows, s.val_share, 7);
   json out{{"dataset", "banking77"}, {"val_n", va.size()}};
+  if (!s.study.empty()) {
+    for (const auto& name : s.study) study::run(name, tr, va, out);
+    std::printf("%s\n", out.dump().c_str());
+    return;
+  }
   auto m = train(s, tr, out);
   auto f = evaluate(m, va, false);
   print_figures("validation (top label)", f);
@@ -494,12 +929,17 @@ int main(int argc, char** argv) {
     else if (a == "--urgency-model") s.urgency_model = next();
     else if (a == "--pipeline-out") s.pipeline_out = next();
     else if (a == "--other-texts") s.other_texts = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--study") {
+      s.study.push_back(next());
+      if (!study::known(s.study.back())) die("unknown study " + s.study.back());
+    }
     else if (a == "--help" || a == "-h") {
       std::printf("usage: closeloop_bench_eval_category [--datasets DIR] [--only banking77|clinc150|shopping]... "
                   "[--max-rows N] [--val-share F] [--threads N] [--members SPEC] [--speed-seconds S] [--no-quantize] "
                   "[--no-linear] [--retrain] [--linear-epochs N] [--linear-lr F] [--linear-lambda F] [--linear-average] [--linear-minn N] [--linear-maxn N] [--linear-bytes N] "
                   "[--max-model-bytes N] [--quant-rows N] [--sentiment-model F] [--urgency-model F] [--pipeline-out F] "
-                  "[--other-texts N]\n");
+                  "[--other-texts N] [--study svm|knn|centroid|mlp|softmax|softmax+trigrams|softmax+skip|softmax+pairs|"
+                  "softmax+dropout]... (banking77 only; see study::run)\n");
       return 0;
     } else die("unknown argument " + a);
   }
